@@ -1,0 +1,52 @@
+"""The versioned REST API (§11): one NinjaAPI assembling each context's router."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from hallq.common.errors import HallqError
+from hallq.halls.api import router as halls_router
+from hallq.queueing.api import router as queue_router
+
+api = NinjaAPI(
+    title="hallq API",
+    version="1",
+    description="Appointment, queuing and calling for service halls. Staff send "
+    "`Authorization: Bearer <token>` from POST /api/v1/auth/token; kiosks and display boards "
+    "send their device token the same way. Errors are `{code, message}` in the caller's "
+    "language (Accept-Language: zh-Hans or en).",
+    urls_namespace="api-v1",
+)
+api.add_router("", halls_router)
+api.add_router("", queue_router)
+
+
+@api.exception_handler(HallqError)
+def hallq_error(request: HttpRequest, exc: HallqError) -> HttpResponse:
+    return api.create_response(
+        request, {"code": exc.code, "message": str(exc.message)}, status=exc.status
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    from django.utils.translation import gettext as _
+
+    return api.create_response(
+        request,
+        {"code": "unauthorised", "message": _("Sign in first: a valid bearer token is needed.")},
+        status=401,
+    )
+
+
+@api.exception_handler(ValidationError)
+def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    from django.utils.translation import gettext as _
+
+    fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors})
+    message = _("The request is not valid: %(fields)s.") % {"fields": ", ".join(fields) or "-"}
+    return api.create_response(
+        request, {"code": "invalid", "message": message, "details": exc.errors}, status=400
+    )

@@ -1,0 +1,163 @@
+"""hallq settings: everything that differs between machines comes from the environment.
+
+DATABASE_URL   PostgreSQL for many halls (default: SQLite in var/, WAL mode)
+REDIS_URL      cross-process event fan-out and shared caches (default: in-process)
+HALLQ_SECRET_KEY, HALLQ_DEBUG, HALLQ_ALLOWED_HOSTS, HALLQ_PUBLIC_URL, HALLQ_TIME_ZONE
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("HALLQ_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    configured = os.environ.get("HALLQ_SECRET_KEY")
+    if configured:
+        return configured
+    # A development machine keeps one generated key so tokens survive restarts.
+    key_file = VAR_DIR / "secret-key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _env_bool("HALLQ_DEBUG", False)
+ALLOWED_HOSTS = os.environ.get("HALLQ_ALLOWED_HOSTS", "*").split(",")
+PUBLIC_URL = os.environ.get("HALLQ_PUBLIC_URL", "").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    # Serves the API documentation's assets itself instead of from a CDN halls cannot reach.
+    "ninja",
+    "hallq.common",
+    "hallq.halls",
+    "hallq.realtime",
+    "hallq.queueing",
+    "hallq.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+_SQLITE_PATH = VAR_DIR / "hallq.sqlite3"
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{_SQLITE_PATH}"),
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # Write transactions take the write lock when they begin, so two writers never
+        # deadlock upgrading a read lock; readers keep going under WAL.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+        ),
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-hallq.sqlite3")}
+else:
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": int(os.environ.get("HALLQ_DB_POOL_MIN", "2")),
+            "max_size": int(os.environ.get("HALLQ_DB_POOL_MAX", "16")),
+            "timeout": 10,
+        },
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# Keeps several deployments (or test runs) on one Redis apart: pub/sub ignores database numbers.
+HALLQ_REDIS_PREFIX = os.environ.get("HALLQ_REDIS_PREFIX", "hallq")
+
+if os.environ.get("HALLQ_TEST_PASSWORD_HASHING") == "fast":
+    # Only for test runs: real hashing costs ~0.3 s per password by design.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "hallq" / "locale"]
+USE_I18N = True
+USE_TZ = True
+# Storage is UTC; each hall displays in its own zone. This is only the fallback zone.
+TIME_ZONE = os.environ.get("HALLQ_TIME_ZONE", "Asia/Shanghai")
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "/admin/login/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("HALLQ_LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# The queue.
+HALLQ_RECALL_LIMIT = int(os.environ.get("HALLQ_RECALL_LIMIT", "2"))
+HALLQ_SERVICE_TIME_SAMPLES = 20
+HALLQ_SSE_KEEPALIVE_SECONDS = float(os.environ.get("HALLQ_SSE_KEEPALIVE_SECONDS", "15"))
+HALLQ_INPROCESS_WORKER = _env_bool("HALLQ_INPROCESS_WORKER", False)

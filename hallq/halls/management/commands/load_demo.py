@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from hallq.halls.demo import load_demo
+
+
+class Command(BaseCommand):
+    help = "Load the demo organisation (once) and print every page's URL and login."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
+        path = settings.VAR_DIR / "demo-credentials.json"
+        credentials = load_demo(path)
+        out = self.stdout.write
+        out(self.style.SUCCESS(f"\nhallq demo — credentials saved in {path}\n"))
+        out(f"  Start page          {base_url}/")
+        out(
+            f"  Back office         {base_url}/admin/   "
+            f"{credentials['admin']['username']} / {credentials['admin']['password']}"
+        )
+        out(f"  Counter page        {base_url}/counter/   (staff logins below)")
+        out(f"  Queue progress      {base_url}/progress/")
+        out(f"  API documentation   {base_url}/api/v1/docs   (schema: /api/v1/openapi.json)")
+        for hall in credentials["halls"]:
+            out(f"\n  {hall['name']} (hall {hall['id']})")
+            out(f"    Kiosk           {base_url}/kiosk/{hall['id']}/#token={hall['kiosk_token']}")
+            display = f"{base_url}/display/{hall['id']}/#token={hall['display_token']}"
+            out(f"    Display board   {display}")
+            logins = ", ".join(f"{s['username']} / {s['password']}" for s in hall["staff"])
+            out(f"    Staff           {logins}")
+        out("")

@@ -1,0 +1,40 @@
+"""Every lock the queue takes, in one place (docs/concurrency.md).
+
+Order, when a transaction needs several: counter (by pk), then ticket sequence, then the hall's
+event counter (taken last, by ``event_record``). Ticket state changes take no lock of their own:
+they are conditional updates (``UPDATE … WHERE state = 'waiting'``) that lose cleanly.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import connection
+
+from hallq.halls.models import Counter
+from hallq.queueing.models import TicketSequence
+
+
+def lock_counter(counter_id: int) -> Counter:
+    """Serialise actions on one counter (two clicks on "call next" make two calls, in turn)."""
+    return Counter.objects.select_for_update().select_related("hall").get(pk=counter_id)
+
+
+def take_ticket_sequence(*, hall_id: int, service_id: int, service_date: date) -> int:
+    """The next number of a service's day: one atomic increment, unique under any concurrency."""
+    table = TicketSequence._meta.db_table
+    sql = (
+        f"UPDATE {table} SET last_number = last_number + 1 "  # noqa: S608
+        "WHERE service_id = %s AND service_date = %s RETURNING last_number"
+    )
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [service_id, service_date])
+            row = cursor.fetchone()
+        if row is not None:
+            return int(row[0])
+        TicketSequence.objects.bulk_create(
+            [TicketSequence(hall_id=hall_id, service_id=service_id, service_date=service_date)],
+            ignore_conflicts=True,
+        )
+    raise RuntimeError("ticket sequence could not be created")

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from hallq.queueing.worker import run_forever
+
+
+class Command(BaseCommand):
+    help = "Run the background worker (end-of-day expiry; later: notification delivery)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        run_forever(stop)

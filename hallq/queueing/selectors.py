@@ -1,0 +1,259 @@
+"""Reads of the queue: what a counter, a ticket page, a display or a progress page shows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+
+from hallq.halls.models import Counter, CounterService, CounterState, Hall, Service
+from hallq.queueing.domain.calling import people_ahead_all
+from hallq.queueing.domain.estimates import (
+    busyness,
+    estimate_wait_seconds,
+    typical_service_seconds,
+)
+from hallq.queueing.domain.model import CounterPolicy, TicketKind, WaitingTicket
+from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketState
+
+# Service times older than this say little about today's pace.
+SERVICE_TIME_WINDOW = timedelta(days=14)
+
+
+def as_waiting(ticket: Ticket) -> WaitingTicket:
+    return WaitingTicket(
+        id=ticket.pk,
+        service_id=ticket.service_id,
+        kind=TicketKind(ticket.kind),
+        queue_time=ticket.queue_time,
+        slot_start=ticket.slot_start,
+        checked_in_at=ticket.checked_in_at,
+        reinstated_at=ticket.reinstated_at,
+    )
+
+
+WAITING_FIELDS = (
+    "id",
+    "service_id",
+    "kind",
+    "queue_time",
+    "slot_start",
+    "checked_in_at",
+    "reinstated_at",
+)
+
+
+def waiting_tickets(
+    *, hall_id: int, service_date: date, service_ids: Iterable[int] | None = None
+) -> list[WaitingTicket]:
+    query = Ticket.objects.filter(
+        hall_id=hall_id, state=TicketState.WAITING, service_date=service_date
+    )
+    if service_ids is not None:
+        query = query.filter(service_id__in=list(service_ids))
+    return [
+        WaitingTicket(
+            id=row["id"],
+            service_id=row["service_id"],
+            kind=TicketKind(row["kind"]),
+            queue_time=row["queue_time"],
+            slot_start=row["slot_start"],
+            checked_in_at=row["checked_in_at"],
+            reinstated_at=row["reinstated_at"],
+        )
+        for row in query.values(*WAITING_FIELDS)
+    ]
+
+
+def counter_policy(counter: Counter) -> CounterPolicy:
+    service_ids = tuple(
+        CounterService.objects.filter(counter=counter, service__active=True)
+        .order_by("priority", "service_id")
+        .values_list("service_id", flat=True)
+    )
+    return CounterPolicy(
+        service_ids=service_ids,
+        use_service_priority=counter.use_service_priority,
+        interleave_after=counter.interleave_after,
+    )
+
+
+def recent_service_seconds(
+    *, hall_id: int, now: datetime, service_ids: Iterable[int] | None = None
+) -> dict[int, list[float]]:
+    """The last samples of real service time per service (§4.6)."""
+    limit = settings.HALLQ_SERVICE_TIME_SAMPLES
+    query = Ticket.objects.filter(
+        hall_id=hall_id,
+        finished_at__gte=now - SERVICE_TIME_WINDOW,
+        service_seconds__isnull=False,
+    )
+    if service_ids is not None:
+        query = query.filter(service_id__in=list(service_ids))
+    samples: dict[int, list[float]] = defaultdict(list)
+    for service_id, seconds in query.order_by("-finished_at").values_list(
+        "service_id", "service_seconds"
+    )[: limit * 20]:
+        if len(samples[service_id]) < limit:
+            samples[service_id].append(float(seconds or 0))
+    return samples
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceQueue:
+    service_id: int
+    waiting: int
+    open_counters: int
+    idle_counters: int
+    service_seconds: float
+
+    def estimate(self, people_ahead: int) -> int | None:
+        return estimate_wait_seconds(
+            people_ahead, self.open_counters, self.service_seconds, self.idle_counters
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """The whole waiting queue of a hall at one moment, with people ahead of every ticket."""
+
+    hall_id: int
+    at: datetime
+    ahead: dict[int, int]
+    services: dict[int, ServiceQueue]
+
+    def people_ahead(self, ticket_id: int) -> int | None:
+        return self.ahead.get(ticket_id)
+
+    def estimate(self, ticket_id: int, service_id: int) -> int | None:
+        ahead = self.ahead.get(ticket_id)
+        queue = self.services.get(service_id)
+        if ahead is None or queue is None:
+            return None
+        return queue.estimate(ahead)
+
+
+def queue_snapshot(
+    *, hall: Hall, now: datetime, service_ids: Iterable[int] | None = None
+) -> QueueSnapshot:
+    service_date = now.astimezone(hall.zone).date()
+    wanted = list(service_ids) if service_ids is not None else None
+    waiting = waiting_tickets(hall_id=hall.pk, service_date=service_date, service_ids=wanted)
+    ahead = people_ahead_all(waiting, now)
+
+    services = Service.objects.filter(hall=hall, active=True)
+    if wanted is not None:
+        services = services.filter(pk__in=wanted)
+    default_seconds = dict(services.values_list("id", "average_service_seconds"))
+
+    open_counters: dict[int, int] = defaultdict(int)
+    idle_counters: dict[int, int] = defaultdict(int)
+    busy = set(
+        Ticket.objects.filter(hall=hall, state__in=ACTIVE_AT_COUNTER).values_list(
+            "counter_id", flat=True
+        )
+    )
+    for counter_id, service_id in CounterService.objects.filter(
+        counter__hall=hall, counter__state=CounterState.OPEN, service_id__in=default_seconds
+    ).values_list("counter_id", "service_id"):
+        open_counters[service_id] += 1
+        if counter_id not in busy:
+            idle_counters[service_id] += 1
+
+    samples = recent_service_seconds(hall_id=hall.pk, now=now, service_ids=default_seconds)
+    waiting_count: dict[int, int] = defaultdict(int)
+    for ticket in waiting:
+        waiting_count[ticket.service_id] += 1
+    queues = {
+        service_id: ServiceQueue(
+            service_id=service_id,
+            waiting=waiting_count[service_id],
+            open_counters=open_counters[service_id],
+            idle_counters=idle_counters[service_id],
+            service_seconds=typical_service_seconds(
+                samples.get(service_id, []), float(default or 0)
+            ),
+        )
+        for service_id, default in default_seconds.items()
+    }
+    return QueueSnapshot(hall_id=hall.pk, at=now, ahead=ahead, services=queues)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceProgress:
+    service_id: int
+    name: str
+    prefix: str
+    now_serving: list[str]
+    waiting: int
+    open_counters: int
+    estimated_wait_seconds: int | None
+    idle: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HallProgress:
+    hall_id: int
+    name: str
+    waiting: int
+    open_counters: int
+    idle: bool
+    services: list[ServiceProgress]
+
+
+def hall_progress(*, hall: Hall, now: datetime) -> HallProgress:
+    """Per service: now serving, waiting, open counters, the wait a new ticket would face (§4.7)."""
+    snapshot = queue_snapshot(hall=hall, now=now)
+    service_date = now.astimezone(hall.zone).date()
+    serving: dict[int, list[str]] = defaultdict(list)
+    for service_id, number in (
+        Ticket.objects.filter(hall=hall, service_date=service_date, state__in=ACTIVE_AT_COUNTER)
+        .order_by("called_at")
+        .values_list("service_id", "number")
+    ):
+        serving[service_id].append(number)
+    services = []
+    for service in Service.objects.filter(hall=hall, active=True):
+        queue = snapshot.services[service.pk]
+        services.append(
+            ServiceProgress(
+                service_id=service.pk,
+                name=service.name,
+                prefix=service.prefix,
+                now_serving=serving[service.pk],
+                waiting=queue.waiting,
+                open_counters=queue.open_counters,
+                estimated_wait_seconds=queue.estimate(queue.waiting),
+                idle=busyness(queue.waiting, queue.open_counters, hall.busy_threshold).idle,
+            )
+        )
+    open_total = Counter.objects.filter(hall=hall, state=CounterState.OPEN).count()
+    waiting_total = sum(s.waiting for s in services)
+    return HallProgress(
+        hall_id=hall.pk,
+        name=hall.name,
+        waiting=waiting_total,
+        open_counters=open_total,
+        idle=busyness(waiting_total, open_total, hall.busy_threshold).idle,
+        services=services,
+    )
+
+
+def counter_active_ticket(counter: Counter) -> Ticket | None:
+    return (
+        Ticket.objects.filter(counter=counter, state__in=ACTIVE_AT_COUNTER)
+        .select_related("service")
+        .first()
+    )
+
+
+def recent_calls(*, hall: Hall, now: datetime, limit: int = 10) -> list[Ticket]:
+    service_date = now.astimezone(hall.zone).date()
+    return list(
+        Ticket.objects.filter(hall=hall, service_date=service_date, called_at__isnull=False)
+        .select_related("counter", "service")
+        .order_by("-called_at")[:limit]
+    )

@@ -1,0 +1,428 @@
+"""Every change to tickets and counters (§4.1–4.4, §4.8). Each call is one transaction.
+
+Interfaces validate input and permissions first; these functions check only what depends on
+the current state, atomically: a ticket changes state through a conditional update that
+matches only the state it is expected to be in, and a counter's actions are serialised by its
+row lock (``locks.py``). Every change writes an event (``event_record``) in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from hallq.common.errors import Conflict, InvalidInput
+from hallq.halls.models import Counter, CounterState, Hall, Service
+from hallq.queueing import locks
+from hallq.queueing.domain.calling import choose_next
+from hallq.queueing.domain.model import TicketKind
+from hallq.queueing.domain.numbering import format_number
+from hallq.queueing.models import ACTIVE_AT_COUNTER, Channel, Ticket, TicketState
+from hallq.queueing.selectors import counter_policy, queue_snapshot, waiting_tickets
+from hallq.realtime.services import event_record
+
+# How many times call-next retries when another counter took the ticket it chose first.
+CALL_ATTEMPTS = 20
+
+
+def ticket_payload(ticket: Ticket, counter: Counter | None = None) -> dict[str, Any]:
+    """What an event says about a ticket: no personal data, only what a display may show."""
+    counter = counter if counter is not None else ticket.counter
+    return {
+        "number": ticket.number,
+        "state": ticket.state,
+        "ticket_kind": ticket.kind,
+        "service_date": ticket.service_date.isoformat(),
+        "counter_number": counter.number if counter else None,
+        "counter_name": counter.name if counter else None,
+        "recall_count": ticket.recall_count,
+    }
+
+
+def _record_ticket_event(kind: str, ticket: Ticket, now: datetime, **extra: Any) -> None:
+    event_record(
+        hall_id=ticket.hall_id,
+        kind=kind,
+        now=now,
+        payload={**ticket_payload(ticket), **extra},
+        ticket_id=ticket.pk,
+        service_id=ticket.service_id,
+        counter_id=ticket.counter_id,
+    )
+
+
+def _record_counter_event(kind: str, counter: Counter, now: datetime) -> None:
+    event_record(
+        hall_id=counter.hall_id,
+        kind=kind,
+        now=now,
+        payload={
+            "counter_number": counter.number,
+            "counter_name": counter.name,
+            "state": counter.state,
+        },
+        counter_id=counter.pk,
+    )
+
+
+def _refresh(ticket: Ticket) -> Ticket:
+    ticket.refresh_from_db()
+    return ticket
+
+
+@transaction.atomic
+def ticket_issue(
+    *,
+    hall: Hall,
+    service: Service,
+    channel: str,
+    now: datetime,
+    kind: TicketKind = TicketKind.WALK_IN,
+    slot_start: datetime | None = None,
+) -> Ticket:
+    """Give out the next number of the service's day (§4.1) and put the ticket in the queue."""
+    if not service.active:
+        raise Conflict(_("This service is not available today."))
+    service_date = now.astimezone(hall.zone).date()
+    sequence = locks.take_ticket_sequence(
+        hall_id=hall.pk, service_id=service.pk, service_date=service_date
+    )
+    ticket = Ticket.objects.create(
+        hall=hall,
+        service=service,
+        service_date=service_date,
+        sequence=sequence,
+        number=format_number(service.prefix, sequence),
+        kind=kind,
+        channel=channel,
+        issued_at=now,
+        queue_time=now,
+        slot_start=slot_start,
+        checked_in_at=now if kind is TicketKind.APPOINTMENT else None,
+    )
+    snapshot = queue_snapshot(hall=hall, now=now, service_ids=[service.pk])
+    ahead = snapshot.people_ahead(ticket.pk) or 0
+    estimate = snapshot.estimate(ticket.pk, service.pk)
+    Ticket.objects.filter(pk=ticket.pk).update(
+        people_ahead_at_issue=ahead, estimated_wait_at_issue=estimate
+    )
+    ticket.people_ahead_at_issue = ahead
+    ticket.estimated_wait_at_issue = estimate
+    _record_ticket_event("ticket.issued", ticket, now, people_ahead=ahead)
+    return ticket
+
+
+def _locked_open_counter(counter_id: int) -> Counter:
+    counter = locks.lock_counter(counter_id)
+    if counter.state == CounterState.PAUSED:
+        raise Conflict(_("The counter is paused. Resume it first."), code="counter_paused")
+    if counter.state == CounterState.CLOSED:
+        raise Conflict(_("The counter is closed. Open it first."), code="counter_closed")
+    return counter
+
+
+def _active_ticket(counter: Counter) -> Ticket | None:
+    return Ticket.objects.filter(counter=counter, state__in=ACTIVE_AT_COUNTER).first()
+
+
+def _require_active(counter: Counter, *states: TicketState) -> Ticket:
+    ticket = _active_ticket(counter)
+    if ticket is None or ticket.state not in states:
+        raise Conflict(_("There is no ticket at this counter to do that with."), code="no_ticket")
+    return ticket
+
+
+def _finish(ticket: Ticket, now: datetime) -> Ticket:
+    started = ticket.serving_at or ticket.called_at or now
+    seconds = max(0, round((now - started).total_seconds()))
+    changed = Ticket.objects.filter(pk=ticket.pk, state__in=ACTIVE_AT_COUNTER).update(
+        state=TicketState.DONE, finished_at=now, serving_at=started, service_seconds=seconds
+    )
+    if not changed:
+        raise Conflict(_("The ticket is no longer at this counter."))
+    ticket = _refresh(ticket)
+    _record_ticket_event("ticket.done", ticket, now)
+    return ticket
+
+
+@transaction.atomic
+def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
+    """Call the next ticket for this counter by §4.3; None when nobody waits for it.
+
+    A ticket being served is finished first; a ticket still only called must be started,
+    marked no-show or transferred before the next call.
+    """
+    counter = _locked_open_counter(counter_id)
+    current = _active_ticket(counter)
+    if current is not None and current.state == TicketState.CALLED:
+        raise Conflict(
+            _("%(number)s is still called here: start serving it or mark it no-show first.")
+            % {"number": current.number},
+            code="ticket_still_called",
+        )
+    if current is not None:
+        _finish(current, now)
+    policy = counter_policy(counter)
+    service_date = now.astimezone(counter.hall.zone).date()
+    for _attempt in range(CALL_ATTEMPTS):
+        waiting = waiting_tickets(
+            hall_id=counter.hall_id, service_date=service_date, service_ids=policy.service_ids
+        )
+        choice = choose_next(waiting, now, policy, counter.priority_streak)
+        if choice is None:
+            return None
+        # Another counter may have called it since we read: then this matches nothing.
+        taken = Ticket.objects.filter(pk=choice.ticket.id, state=TicketState.WAITING).update(
+            state=TicketState.CALLED, counter=counter, called_at=now, recall_count=0
+        )
+        if taken:
+            break
+    else:
+        raise Conflict(_("The queue is too busy right now; please try again."), code="busy")
+    if counter.priority_streak != choice.priority_streak_after:
+        counter.priority_streak = choice.priority_streak_after
+        counter.save(update_fields=["priority_streak"])
+    ticket = Ticket.objects.select_related("counter").get(pk=choice.ticket.id)
+    _record_ticket_event("ticket.called", ticket, now)
+    return ticket
+
+
+@transaction.atomic
+def counter_recall(*, counter_id: int, now: datetime) -> Ticket:
+    counter = _locked_open_counter(counter_id)
+    ticket = _require_active(counter, TicketState.CALLED)
+    limit = settings.HALLQ_RECALL_LIMIT
+    changed = Ticket.objects.filter(
+        pk=ticket.pk, state=TicketState.CALLED, recall_count__lt=limit
+    ).update(recall_count=ticket.recall_count + 1)
+    if not changed:
+        raise Conflict(
+            _("%(number)s has been recalled %(limit)s times already.")
+            % {"number": ticket.number, "limit": limit},
+            code="recall_limit",
+        )
+    ticket = _refresh(ticket)
+    _record_ticket_event("ticket.recalled", ticket, now)
+    return ticket
+
+
+@transaction.atomic
+def counter_start(*, counter_id: int, now: datetime) -> Ticket:
+    counter = locks.lock_counter(counter_id)
+    ticket = _require_active(counter, TicketState.CALLED)
+    Ticket.objects.filter(pk=ticket.pk, state=TicketState.CALLED).update(
+        state=TicketState.SERVING, serving_at=now
+    )
+    ticket = _refresh(ticket)
+    _record_ticket_event("ticket.serving", ticket, now)
+    return ticket
+
+
+@transaction.atomic
+def counter_finish(*, counter_id: int, now: datetime) -> Ticket:
+    counter = locks.lock_counter(counter_id)
+    ticket = _require_active(counter, TicketState.CALLED, TicketState.SERVING)
+    return _finish(ticket, now)
+
+
+@transaction.atomic
+def counter_no_show(*, counter_id: int, now: datetime) -> Ticket:
+    """过号: the called citizen did not come. Staff may reinstate the ticket later."""
+    counter = locks.lock_counter(counter_id)
+    ticket = _require_active(counter, TicketState.CALLED)
+    Ticket.objects.filter(pk=ticket.pk, state=TicketState.CALLED).update(
+        state=TicketState.NO_SHOW, finished_at=now
+    )
+    ticket = _refresh(ticket)
+    _record_ticket_event("ticket.no_show", ticket, now)
+    return ticket
+
+
+@transaction.atomic
+def ticket_reinstate(*, ticket: Ticket, now: datetime) -> Ticket:
+    """Put a no-show back at the head of its queue (§4.4), for today only."""
+    if ticket.service_date != now.astimezone(ticket.hall.zone).date():
+        raise Conflict(_("Only today's tickets can be reinstated."), code="wrong_day")
+    changed = Ticket.objects.filter(pk=ticket.pk, state=TicketState.NO_SHOW).update(
+        state=TicketState.WAITING,
+        reinstated_at=now,
+        counter=None,
+        called_at=None,
+        finished_at=None,
+        recall_count=0,
+    )
+    if not changed:
+        raise Conflict(_("Only a ticket marked no-show can be reinstated."), code="wrong_state")
+    ticket = _refresh(ticket)
+    _record_ticket_event("ticket.reinstated", ticket, now)
+    return ticket
+
+
+@transaction.atomic
+def ticket_transfer(
+    *, ticket: Ticket, service: Service, now: datetime, keep_place: bool = True
+) -> Ticket:
+    """Send a ticket to another service of the hall (§4.4).
+
+    The ticket becomes *transferred* and a successor with the new service's next number joins
+    that queue; by default it keeps its place by the original issue time.
+    """
+    if service.hall_id != ticket.hall_id:
+        raise InvalidInput(_("That service belongs to another hall."), code="wrong_hall")
+    if service.pk == ticket.service_id:
+        raise InvalidInput(_("The ticket is already in that service."), code="same_service")
+    if ticket.service_date != now.astimezone(ticket.hall.zone).date():
+        raise Conflict(_("Only today's tickets can be transferred."), code="wrong_day")
+    movable = (TicketState.WAITING, TicketState.CALLED, TicketState.SERVING)
+    if ticket.counter_id is not None:
+        locks.lock_counter(ticket.counter_id)
+    changed = Ticket.objects.filter(pk=ticket.pk, state__in=movable).update(
+        state=TicketState.TRANSFERRED, finished_at=now
+    )
+    if not changed:
+        raise Conflict(_("This ticket can no longer be transferred."), code="wrong_state")
+    ticket = _refresh(ticket)
+    service_date = ticket.service_date
+    sequence = locks.take_ticket_sequence(
+        hall_id=ticket.hall_id, service_id=service.pk, service_date=service_date
+    )
+    successor = Ticket.objects.create(
+        hall_id=ticket.hall_id,
+        service=service,
+        service_date=service_date,
+        sequence=sequence,
+        number=format_number(service.prefix, sequence),
+        kind=ticket.kind,
+        channel=ticket.channel,
+        issued_at=now,
+        queue_time=ticket.queue_time if keep_place else now,
+        slot_start=ticket.slot_start,
+        checked_in_at=ticket.checked_in_at,
+        transferred_from=ticket,
+        pre_call_distance=ticket.pre_call_distance,
+    )
+    _record_ticket_event(
+        "ticket.transferred",
+        ticket,
+        now,
+        to_ticket_id=successor.pk,
+        to_number=successor.number,
+        to_service_id=service.pk,
+    )
+    _record_ticket_event("ticket.issued", successor, now, from_ticket_id=ticket.pk)
+    return successor
+
+
+def _set_counter_state(
+    counter_id: int, allowed_from: tuple[str, ...], to: str, kind: str, now: datetime, **extra: Any
+) -> Counter:
+    counter = locks.lock_counter(counter_id)
+    if counter.state not in allowed_from:
+        messages = {
+            CounterState.OPEN: _("The counter is already open."),
+            CounterState.PAUSED: _("The counter is paused."),
+            CounterState.CLOSED: _("The counter is closed."),
+        }
+        raise Conflict(messages[CounterState(counter.state)], code=f"counter_{counter.state}")
+    counter.state = to
+    for name, value in extra.items():
+        setattr(counter, name, value)
+    counter.save(update_fields=["state", *extra])
+    _record_counter_event(kind, counter, now)
+    return counter
+
+
+@transaction.atomic
+def counter_open(*, counter_id: int, staff_id: int, now: datetime) -> Counter:
+    """A staff member signs in at a counter and opens it."""
+    counter = locks.lock_counter(counter_id)
+    if counter.state != CounterState.CLOSED:
+        if counter.staff_id == staff_id:
+            return counter
+        counter.staff_id = staff_id
+        counter.save(update_fields=["staff"])
+        return counter
+    return _set_counter_state(
+        counter_id,
+        (CounterState.CLOSED,),
+        CounterState.OPEN,
+        "counter.opened",
+        now,
+        staff_id=staff_id,
+    )
+
+
+@transaction.atomic
+def counter_close(*, counter_id: int, now: datetime) -> Counter:
+    counter = locks.lock_counter(counter_id)
+    if _active_ticket(counter) is not None:
+        raise Conflict(
+            _("Finish the current ticket before closing the counter."), code="ticket_active"
+        )
+    return _set_counter_state(
+        counter_id,
+        (CounterState.OPEN, CounterState.PAUSED),
+        CounterState.CLOSED,
+        "counter.closed",
+        now,
+        staff_id=None,
+    )
+
+
+@transaction.atomic
+def counter_pause(*, counter_id: int, now: datetime) -> Counter:
+    return _set_counter_state(
+        counter_id, (CounterState.OPEN,), CounterState.PAUSED, "counter.paused", now
+    )
+
+
+@transaction.atomic
+def counter_resume(*, counter_id: int, now: datetime) -> Counter:
+    return _set_counter_state(
+        counter_id, (CounterState.PAUSED,), CounterState.OPEN, "counter.resumed", now
+    )
+
+
+def tickets_expire(*, now: datetime) -> int:
+    """End of day (§4.8): every ticket of an earlier hall-local day still waiting or called
+    expires. Runs hall by hall, one transaction each; safe to run again at any time."""
+    expired = 0
+    for hall in Hall.objects.all():
+        today = now.astimezone(hall.zone).date()
+        stale = Q(hall=hall, service_date__lt=today) & Q(
+            state__in=[TicketState.WAITING, TicketState.CALLED]
+        )
+        for ticket_id in Ticket.objects.filter(stale).values_list("pk", flat=True):
+            with transaction.atomic():
+                changed = Ticket.objects.filter(
+                    pk=ticket_id,
+                    state__in=[TicketState.WAITING, TicketState.CALLED],
+                ).update(state=TicketState.EXPIRED, finished_at=now)
+                if changed:
+                    expired += 1
+                    ticket = Ticket.objects.get(pk=ticket_id)
+                    _record_ticket_event("ticket.expired", ticket, now)
+    return expired
+
+
+__all__ = [
+    "Channel",
+    "counter_call_next",
+    "counter_close",
+    "counter_finish",
+    "counter_no_show",
+    "counter_open",
+    "counter_pause",
+    "counter_recall",
+    "counter_resume",
+    "counter_start",
+    "ticket_issue",
+    "ticket_reinstate",
+    "ticket_transfer",
+    "tickets_expire",
+]

@@ -1,0 +1,166 @@
+"""Event streams against real server processes: resumption, ordering and cross-process fan-out."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from hallq.conftest import Server, start_server, stop_server
+from hallq.realtime.tests.sse_client import SseReader
+
+pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
+
+
+class Hall:
+    """Drives the demo's first hall through the HTTP API, as the kiosk and a counter would."""
+
+    def __init__(self, server: Server, demo: dict[str, Any]) -> None:
+        self.url = server.url
+        hall = demo["halls"][0]
+        self.id = hall["id"]
+        self.kiosk = {"Authorization": f"Bearer {hall['kiosk_token']}"}
+        staff = hall["staff"][0]
+        token = httpx.post(f"{self.url}/api/v1/auth/token", json=staff).json()["token"]
+        self.staff = {"Authorization": f"Bearer {token}"}
+        services = httpx.get(f"{self.url}/api/v1/halls/{self.id}/services").json()
+        self.service_a = next(s["id"] for s in services if s["prefix"] == "A")
+        counters = httpx.get(f"{self.url}/api/v1/halls/{self.id}/counters").json()
+        self.counter = next(c["id"] for c in counters if c["service_ids"] == [self.service_a])
+
+    def use(self, server: Server) -> Hall:
+        self.url = server.url
+        return self
+
+    def issue(self) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.url}/api/v1/halls/{self.id}/tickets",
+            json={"service_id": self.service_a},
+            headers=self.kiosk,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def counter_action(self, action: str) -> httpx.Response:
+        response = httpx.post(
+            f"{self.url}/api/v1/counters/{self.counter}/{action}", headers=self.staff
+        )
+        assert response.status_code in (200, 204), response.text
+        return response
+
+    def call_and_start(self) -> str:
+        number = self.counter_action("call-next").json()["number"]
+        self.counter_action("start")
+        return number
+
+    def events_url(self) -> str:
+        return f"{self.url}/api/v1/halls/{self.id}/events"
+
+
+def test_a_reconnecting_subscriber_receives_every_call_it_missed(asgi_server, demo):
+    hall = Hall(asgi_server, demo)
+    hall.counter_action("open")
+    for _ in range(6):
+        hall.issue()
+
+    reader = SseReader(hall.events_url())
+    snapshot = reader.next()
+    assert snapshot.event == "snapshot"
+    assert snapshot.data["progress"]["hall_id"] == hall.id
+    first = hall.call_and_start()
+    seen = reader.until("ticket.serving")
+    called = [e for e in seen if e.event == "ticket.called"]
+    assert [e.data["number"] for e in called] == [first]
+    last_id = seen[-1].id
+    assert last_id is not None
+    reader.close()
+
+    missed = [hall.call_and_start() for _ in range(3)]
+
+    resumed = SseReader(hall.events_url(), last_event_id=last_id)
+    replay = [resumed.next() for _ in range(9)]  # done, called, serving for each of 3 calls
+    resumed.close()
+    assert [e.id for e in replay] == list(range(last_id + 1, last_id + 10))
+    assert [e.data["number"] for e in replay if e.event == "ticket.called"] == missed
+    assert all(e.event != "snapshot" for e in replay)
+
+
+def test_the_live_stream_continues_after_the_replay_in_order(asgi_server, demo):
+    hall = Hall(asgi_server, demo)
+    hall.counter_action("open")
+    hall.issue()
+    hall.issue()
+    reader = SseReader(hall.events_url(), last_event_id=0)
+    replayed = reader.until("ticket.issued")
+    replayed += reader.until("ticket.issued")
+    number = hall.call_and_start()
+    live = reader.until("ticket.serving")
+    reader.close()
+    ids = [e.id for e in replayed + live]
+    assert ids == list(range(1, len(ids) + 1))
+    assert [e.data["number"] for e in live if e.event == "ticket.called"] == [number]
+
+
+def test_the_ticket_stream_shows_people_ahead_and_then_the_call(asgi_server, demo):
+    hall = Hall(asgi_server, demo)
+    hall.counter_action("open")
+    first = hall.issue()
+    second = hall.issue()
+    url = f"{hall.url}/api/v1/tickets/{second['id']}/events?token={second['token']}"
+    reader = SseReader(url)
+    initial = reader.next()
+    assert initial.event == "ticket"
+    assert (initial.data["state"], initial.data["people_ahead"]) == ("waiting", 1)
+    assert hall.call_and_start() == first["number"]
+    assert reader.next().data["people_ahead"] == 0
+    assert hall.call_and_start() == second["number"]
+    while (event := reader.next()).data["state"] != "called":
+        pass
+    reader.close()
+    assert event.data["counter_number"] is not None
+    assert event.data["number"] == second["number"]
+
+
+def test_a_ticket_stream_needs_the_tickets_own_token(asgi_server, demo):
+    hall = Hall(asgi_server, demo)
+    ticket = hall.issue()
+    forged = httpx.get(f"{hall.url}/api/v1/tickets/{ticket['id']}/events?token=0000")
+    assert forged.status_code == 403
+
+
+def redis_url() -> str:
+    url = os.environ.get("HALLQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("HALLQ_REQUIRE_POSTGRES"):  # CI: every service must be there
+            raise
+        pytest.skip(f"Redis is not reachable at {url}")
+    return url
+
+
+def test_with_redis_an_event_made_in_one_process_reaches_a_subscriber_on_another(
+    transactional_db, demo, tmp_path: Path
+):
+    env = {"REDIS_URL": redis_url(), "HALLQ_REDIS_PREFIX": f"test-{uuid.uuid4().hex}"}
+    producer = start_server(tmp_path / "producer.log", env)
+    consumer = start_server(tmp_path / "consumer.log", env)
+    try:
+        hall = Hall(producer, demo)
+        reader = SseReader(Hall(consumer, demo).events_url())
+        assert reader.next().event == "snapshot"
+        hall.counter_action("open")
+        ticket = hall.issue()
+        number = hall.call_and_start()
+        called = [e for e in reader.until("ticket.called") if e.event == "ticket.called"]
+        reader.close()
+        assert number == ticket["number"]
+        assert [e.data["number"] for e in called] == [number]
+    finally:
+        stop_server(producer)
+        stop_server(consumer)
