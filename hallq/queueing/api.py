@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from hallq.halls.auth import principal_for_request
 from hallq.halls.models import Counter, Hall, Service
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket
+from hallq.queueing.streams import sse, ticket_stream
 from hallq.queueing.tokens import ticket_token, ticket_token_valid
 from hallq.queueing.views import (
     calls_view,
@@ -32,7 +32,6 @@ from hallq.queueing.views import (
     ticket_url,
     ticket_view,
 )
-from hallq.realtime.bus import EventMessage
 from hallq.realtime.streams import hall_messages, last_event_id, prelude, sse_response
 
 router = Router(tags=["queue"])
@@ -322,18 +321,12 @@ def halls_calls(request: HttpRequest, hall_id: int) -> list[dict]:
 # --- event streams -------------------------------------------------------------------------
 
 
-def _sse(kind: str, data: Any, seq: int | None) -> bytes:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    head = f"id: {seq}\n" if seq is not None else ""
-    return f"{head}event: {kind}\ndata: {body}\n\n".encode()
-
-
 def _hall_snapshot(hall_id: int, seq: int) -> bytes:
     try:
         hall = Hall.objects.get(pk=hall_id)
         now = clock.now()
         data = {"seq": seq, "progress": progress_view(hall, now), "calls": calls_view(hall, now)}
-        return _sse("snapshot", data, seq)
+        return sse("snapshot", data, seq)
     finally:
         close_old_connections()
 
@@ -379,28 +372,6 @@ def _ticket_for_stream(request: HttpRequest, ticket_id: int, token: str | None) 
         close_old_connections()
 
 
-def _ticket_event(ticket_id: int, seq: int) -> tuple[bytes, dict[str, Any]] | None:
-    try:
-        ticket = load_ticket(ticket_id)
-        if ticket is None:
-            return None
-        view = ticket_view(ticket, clock.now())
-        return _sse("ticket", view, seq), view
-    finally:
-        close_old_connections()
-
-
-ticket_event = sync_to_async(_ticket_event, thread_sensitive=False)
-
-
-def _concerns(message: EventMessage, ticket_id: int, service_id: int) -> bool:
-    return (
-        message.data.get("ticket_id") == ticket_id
-        or message.data.get("service_id") == service_id
-        or message.kind.startswith("counter.")
-    )
-
-
 @router.get(
     "/tickets/{ticket_id}/events",
     auth=None,
@@ -420,30 +391,11 @@ async def tickets_events(
         return HttpResponse(status=404)
     except Forbidden:
         return HttpResponse(status=403)
-    hall_id, service_id = ticket.hall_id, ticket.service_id
 
     async def stream() -> AsyncIterator[bytes]:
         yield await prelude()
-        last_view: dict[str, Any] | None = None
-
-        async def current(seq: int) -> bytes:
-            nonlocal last_view
-            rendered = await ticket_event(ticket_id, seq)
-            if rendered is None:
-                return b""
-            last_view = rendered[1]
-            return rendered[0]
-
-        async for item in hall_messages(hall_id, None, current):
-            if isinstance(item, bytes):
-                yield item
-                continue
-            if not _concerns(item, ticket_id, service_id):
-                continue
-            rendered = await ticket_event(ticket_id, item.seq)
-            if rendered is not None and rendered[1] != last_view:
-                last_view = rendered[1]
-                yield rendered[0]
+        async for chunk in ticket_stream(ticket.pk, ticket.hall_id):
+            yield chunk
 
     return sse_response(stream())
 

@@ -25,6 +25,7 @@ class Command(BaseCommand):
             f"{credentials['admin']['username']} / {credentials['admin']['password']}"
         )
         out(f"  Counter page        {base_url}/counter/   (staff logins below)")
+        out("  Ticket page         opened from the QR code or link on each kiosk ticket")
         out(f"  Queue progress      {base_url}/progress/")
         out(f"  API documentation   {base_url}/api/v1/docs   (schema: /api/v1/openapi.json)")
         for hall in credentials["halls"]:
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             out(f"    Kiosk           {base_url}/kiosk/{hall['id']}/#token={hall['kiosk_token']}")
             display = f"{base_url}/display/{hall['id']}/#token={hall['display_token']}"
             out(f"    Display board   {display}")
+            out(f"    Queue progress  {base_url}/progress/{hall['id']}/")
             logins = ", ".join(f"{s['username']} / {s['password']}" for s in hall["staff"])
             out(f"    Staff           {logins}")
         out("")
