@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
 from hallq.common import clock
@@ -23,6 +23,17 @@ from hallq.halls.auth import staff_token_issue
 from hallq.halls.demo import load_demo
 
 BASE_DIR = Path(settings.BASE_DIR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_connection_pools(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Close PostgreSQL connection pools before the test database is dropped."""
+    yield
+    with django_db_blocker.unblock():
+        for alias in connections:
+            wrapper = connections[alias]
+            if hasattr(wrapper, "close_pool"):
+                wrapper.close_pool()
 
 
 @pytest.fixture(autouse=True)
