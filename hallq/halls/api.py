@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.security import HttpBearer
 
 from hallq.common import clock
@@ -14,6 +14,7 @@ from hallq.halls.auth import (
     principal_for_request,
     principal_for_token,
     staff_token_issue,
+    staff_token_revoke,
 )
 from hallq.halls.models import Counter, CounterService, Hall, Service
 
@@ -60,6 +61,34 @@ def auth_token(request: HttpRequest, body: TokenIn) -> TokenOut:
     principal = principal_for_token(token, now)
     assert principal is not None
     return TokenOut(token=token, username=body.username, hall_ids=sorted(principal.hall_ids))
+
+
+class MeOut(Schema):
+    kind: str
+    username: str | None
+    hall_ids: list[int]
+    all_halls: bool
+
+
+@router.get("/auth/me", response={200: MeOut, **ERRORS}, auth=bearer)
+def auth_me(request: HttpRequest) -> MeOut:
+    """Who this token belongs to: a staff member, a kiosk or a display board, and its halls.
+    Kiosks and displays call it at start to tell a revoked token at once."""
+    principal = principal_of(request)
+    return MeOut(
+        kind=principal.kind,
+        username=principal.username,
+        hall_ids=sorted(principal.hall_ids),
+        all_halls=principal.all_halls,
+    )
+
+
+@router.post("/auth/logout", response={204: None, **ERRORS}, auth=bearer)
+def auth_logout(request: HttpRequest) -> Status[None]:
+    """Revoke the staff token this request carries (signing out at the counter)."""
+    header = request.headers.get("Authorization", "")
+    staff_token_revoke(token=header.removeprefix("Bearer ").strip())
+    return Status(204, None)
 
 
 class HallOut(Schema):

@@ -67,6 +67,10 @@ def staff_token_issue(*, username: str, password: str, now: datetime) -> str:
     return token
 
 
+def staff_token_revoke(*, token: str) -> None:
+    StaffToken.objects.filter(token_hash=hash_token(token)).delete()
+
+
 def device_token_issue(*, hall_id: int, kind: str, name: str) -> str:
     token = new_token()
     DeviceToken.objects.create(hall_id=hall_id, kind=kind, name=name, token_hash=hash_token(token))

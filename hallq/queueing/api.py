@@ -135,6 +135,7 @@ class CounterOut(Schema):
     current: TicketOut | None
     waiting_count: int
     waiting: list[dict[str, Any]]
+    no_shows: list[dict[str, Any]]
 
 
 @router.get("/counters/{counter_id}", response={200: CounterOut, **ERRORS}, auth=bearer)

@@ -92,6 +92,16 @@ def counter_view(counter: Counter, now: datetime) -> dict[str, Any]:
     )
     services = {s.pk: s.name for s in counter.services.all()}
     current = counter_active_ticket(counter)
+    no_shows = (
+        Ticket.objects.filter(
+            hall=hall,
+            service_date=service_date,
+            state=TicketState.NO_SHOW,
+            service_id__in=policy.service_ids,
+        )
+        .select_related("service")
+        .order_by("-finished_at")[:20]
+    )
     return {
         "id": counter.pk,
         "hall_id": hall.pk,
@@ -113,6 +123,17 @@ def counter_view(counter: Counter, now: datetime) -> dict[str, Any]:
                 "waited_seconds": max(0, int((now - t.queue_time).total_seconds())),
             }
             for t in ordered[:50]
+        ],
+        # Today's no-shows of the counter's services, newest first, for staff to reinstate.
+        "no_shows": [
+            {
+                "id": t.pk,
+                "number": t.number,
+                "service_id": t.service_id,
+                "service_name": t.service.name,
+                "at": t.finished_at,
+            }
+            for t in no_shows
         ],
     }
 

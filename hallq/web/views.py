@@ -81,9 +81,11 @@ COUNTER_MESSAGES = {
     "paused": _("Counter paused: nobody will be called here."),
     "resumed": _("Counter open again."),
     "signed_out": _("Signed out and counter closed."),
+    "counter_left": _("This counter was closed, or someone else signed in at it."),
     "session_expired": _("Your sign-in has expired. Please sign in again."),
     "waited": _("Waited %(duration)s"),
     "recalls": _("Recalled %(count)s times"),
+    "issued_called": _("Issued %(issued)s · called %(called)s"),
     "no_counters": _("You do not work in any hall yet. Ask an administrator."),
     "reinstate": _("Reinstate"),
     "pause": _("Pause"),
@@ -104,7 +106,7 @@ TICKET_MESSAGES = {
     "alerts_on": _("Sound and vibration alerts are on"),
 }
 
-PROGRESS_MESSAGES = SERVICE_MESSAGES
+PROGRESS_MESSAGES = {**SERVICE_MESSAGES, "updated_at": _("Updated %(time)s")}
 
 
 def index(request: HttpRequest) -> HttpResponse:

@@ -289,3 +289,35 @@ def test_wrong_state_actions_are_conflicts(api: Api):
     paused = api.call("POST", f"{path}/call-next", "staff1")
     assert (paused.status_code, paused.json()["code"]) == (409, "counter_paused")
     assert Ticket.objects.get().state == TicketState.WAITING
+
+
+@pytest.mark.parametrize(
+    ("who", "kind", "halls"),
+    [("kiosk1", "kiosk", 1), ("display1", "display", 1), ("staff1", "staff", 1)],
+)
+def test_auth_me_says_who_a_token_belongs_to(api: Api, who: str, kind: str, halls: int):
+    me = api.call("GET", "/api/v1/auth/me", who).json()
+    assert me["kind"] == kind
+    assert me["hall_ids"] == api.halls[:halls]
+    assert api.call("GET", "/api/v1/auth/me").status_code == 401
+
+
+def test_logout_revokes_the_staff_token(api: Api):
+    token = api.token("staff1")
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert api.client.post("/api/v1/auth/logout", **auth).status_code == 204
+    assert api.client.get("/api/v1/auth/me", **auth).status_code == 401
+
+
+def test_the_counter_view_lists_todays_no_shows_of_its_services(api: Api):
+    counter = api.counter(0)
+    path = f"/api/v1/counters/{counter.pk}"
+    missed = api.issue()
+    api.issue(prefix="D")  # a service this counter does not serve
+    api.call("POST", f"{path}/open", "staff1")
+    api.call("POST", f"{path}/call-next", "staff1")
+    api.call("POST", f"{path}/no-show", "staff1")
+    view = api.call("GET", path, "staff1").json()
+    assert [(t["id"], t["number"]) for t in view["no_shows"]] == [(missed["id"], "A001")]
+    api.call("POST", f"/api/v1/tickets/{missed['id']}/reinstate", "staff1")
+    assert api.call("GET", path, "staff1").json()["no_shows"] == []

@@ -233,15 +233,16 @@ def test_every_change_writes_one_event_numbered_without_holes_per_hall(hall, ser
     services.counter_start(counter_id=counter.pk, now=at(9, 3))
     services.counter_finish(counter_id=counter.pk, now=at(9, 4))
     services.counter_pause(counter_id=counter.pk, now=at(9, 5))
-    kinds = list(Event.objects.filter(hall=hall).order_by("seq").values_list("seq", "kind"))
-    assert kinds == [
-        (1, "ticket.issued"),
-        (2, "ticket.called"),
-        (3, "ticket.recalled"),
-        (4, "ticket.serving"),
-        (5, "ticket.done"),
-        (6, "counter.paused"),
+    events = Event.objects.filter(hall=hall).order_by("seq")
+    assert [(e.seq, e.kind, e.payload["state"]) for e in events] == [
+        (1, "ticket.issued", "waiting"),
+        (2, "ticket.called", "called"),
+        (3, "ticket.recalled", "called"),
+        (4, "ticket.serving", "serving"),
+        (5, "ticket.done", "done"),
+        (6, "counter.paused", "paused"),
     ]
+    assert events[2].payload["recall_count"] == 1
     assert list(Event.objects.filter(hall=other_hall).values_list("seq", flat=True)) == [1]
 
 

@@ -1,0 +1,207 @@
+/*
+ * The ticket kiosk: one big button per service with its live queue; a tap issues a walk-in
+ * ticket, shows it, prints it and returns to the services after a few seconds.
+ * The device token comes from #token=… once and is kept in localStorage.
+ */
+(function () {
+  'use strict';
+
+  const H = window.Hallq;
+  const body = document.body;
+  const hallId = Number(body.dataset.hallId);
+  const timeZone = body.dataset.timeZone;
+  const RETURN_AFTER_SECONDS = 8;
+  const QR_WAIT_MS = 2000;
+  const REFRESH_MS = 30000;
+
+  const byId = (id) => document.getElementById(id);
+  const servicesElement = byId('services');
+  const card = byId('ticket-card');
+  const overlays = ['issuing', 'ticket-overlay', 'kiosk-error', 'unregistered'].map(byId);
+
+  let token = H.deviceToken('kiosk', hallId);
+  let progressByService = {};
+  const buttons = {}; // service id -> {button, queue}
+  let busy = false;
+  let countdownTimer = null;
+
+  window.hallqKiosk = { lastTicket: null };
+
+  function showOverlay(id) {
+    overlays.forEach((overlay) => { overlay.hidden = overlay.id !== id; });
+  }
+
+  function showUnregistered() {
+    showOverlay('unregistered');
+  }
+
+  // ---------------------------------------------------------------- services
+
+  function serviceButton(service) {
+    const queue = H.h('span', { className: 'service-queue' });
+    const button = H.h('button', {
+      type: 'button',
+      className: 'service-button',
+      dataset: { serviceId: service.id, prefix: service.prefix },
+      onclick: () => issue(service),
+    },
+    H.h('span', { className: 'service-prefix', 'aria-hidden': 'true' }, service.prefix),
+    H.h('span', { className: 'service-name' }, service.name),
+    service.guide ? H.h('span', { className: 'service-guide' }, service.guide) : null,
+    queue);
+    buttons[service.id] = { button: button, queue: queue };
+    return button;
+  }
+
+  function renderQueue(serviceId) {
+    const entry = buttons[serviceId];
+    const row = progressByService[serviceId];
+    if (!entry || !row) return;
+    entry.queue.textContent = '';
+    entry.queue.append(
+      H.t('waiting_count', { count: row.waiting }),
+      H.h('span', { className: 'sep', 'aria-hidden': 'true' }, '|'),
+      H.formatWait(row.estimated_wait_seconds),
+    );
+  }
+
+  function applyProgress(progress) {
+    progressByService = {};
+    progress.services.forEach((row) => { progressByService[row.service_id] = row; });
+    Object.keys(buttons).forEach(renderQueue);
+  }
+
+  async function loadServices() {
+    try {
+      const services = await H.api('GET', '/halls/' + hallId + '/services');
+      servicesElement.textContent = '';
+      services.forEach((service) => servicesElement.append(serviceButton(service)));
+      servicesElement.setAttribute('aria-busy', 'false');
+      Object.keys(buttons).forEach(renderQueue);
+    } catch (error) {
+      servicesElement.textContent = error.message;
+      setTimeout(loadServices, 5000);
+    }
+  }
+
+  async function loadProgress() {
+    try {
+      applyProgress(await H.api('GET', '/halls/' + hallId + '/progress'));
+    } catch (error) { /* the next event or the periodic refresh tries again */ }
+  }
+
+  const refresh = H.debounce(loadProgress, 300);
+
+  // ------------------------------------------------------------------ issuing
+
+  function setBusy(value) {
+    busy = value;
+    Object.keys(buttons).forEach((id) => { buttons[id].button.disabled = value; });
+  }
+
+  async function issue(service) {
+    if (busy) return;
+    if (!token) {
+      showUnregistered();
+      return;
+    }
+    setBusy(true);
+    showOverlay('issuing');
+    try {
+      const ticket = await H.api(
+        'POST', '/halls/' + hallId + '/tickets', { service_id: service.id, channel: 'kiosk' }, token,
+      );
+      await showTicket(ticket);
+    } catch (error) {
+      setBusy(false);
+      if (error.status === 401 || error.status === 403) {
+        H.forgetDeviceToken('kiosk', hallId);
+        token = '';
+        showUnregistered();
+        return;
+      }
+      byId('kiosk-error-text').textContent = error.message;
+      showOverlay('kiosk-error');
+      byId('kiosk-error-close').focus();
+    }
+    refresh();
+  }
+
+  function field(name) {
+    return card.querySelector('[data-field="' + name + '"]');
+  }
+
+  function imageLoaded(image) {
+    return new Promise((resolve) => {
+      if (image.complete && image.naturalWidth) return resolve();
+      const done = () => resolve();
+      image.addEventListener('load', done, { once: true });
+      image.addEventListener('error', done, { once: true });
+      setTimeout(done, QR_WAIT_MS);
+    });
+  }
+
+  async function showTicket(ticket) {
+    window.hallqKiosk.lastTicket = ticket;
+    card.dataset.ticketId = ticket.id;
+    card.dataset.ticketUrl = ticket.url;
+    field('service').textContent = ticket.service_name;
+    field('number').textContent = ticket.number;
+    field('ahead').textContent = ticket.people_ahead == null ? '—' : ticket.people_ahead;
+    field('wait').textContent = H.formatWait(ticket.estimated_wait_seconds);
+    field('issued').textContent = H.formatTime(ticket.issued_at, timeZone);
+    const qr = field('qr');
+    qr.src = '/t/' + ticket.id + '/qr.svg?token=' + encodeURIComponent(ticket.token);
+    showOverlay('ticket-overlay');
+    byId('ticket-done').focus();
+    await imageLoaded(qr);
+    // Kiosks run chromium with --kiosk-printing: print() returns at once, without a dialog.
+    window.print();
+    startCountdown();
+  }
+
+  function startCountdown() {
+    let left = RETURN_AFTER_SECONDS;
+    const countdown = byId('countdown');
+    clearInterval(countdownTimer);
+    countdown.textContent = H.t('returning', { seconds: left });
+    countdownTimer = setInterval(() => {
+      left -= 1;
+      if (left <= 0) backToServices();
+      else countdown.textContent = H.t('returning', { seconds: left });
+    }, 1000);
+  }
+
+  function backToServices() {
+    clearInterval(countdownTimer);
+    showOverlay(null);
+    setBusy(false);
+  }
+
+  // A revoked or mistyped token shows the "not registered" screen at once, not at the first tap.
+  async function checkToken() {
+    try {
+      const me = await H.api('GET', '/auth/me', null, token);
+      if (me.kind === 'kiosk' && me.hall_ids.indexOf(hallId) >= 0) return;
+    } catch (error) {
+      if (error.status !== 401 && error.status !== 403) return; // offline: try at the tap
+    }
+    H.forgetDeviceToken('kiosk', hallId);
+    token = '';
+    showUnregistered();
+  }
+
+  // --------------------------------------------------------------------- start
+
+  byId('ticket-done').addEventListener('click', backToServices);
+  byId('kiosk-error-close').addEventListener('click', backToServices);
+  H.runClock(byId('clock'), null, timeZone);
+  if (!token) showUnregistered();
+  else checkToken();
+  loadServices();
+  H.stream('/api/v1/halls/' + hallId + '/events', {
+    snapshot: (data) => applyProgress(data.progress),
+    '*': refresh,
+  }, (state) => H.showConnection(byId('live'), state));
+  setInterval(loadProgress, REFRESH_MS);
+})();
