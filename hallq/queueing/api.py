@@ -83,9 +83,8 @@ def tickets_issue(request: HttpRequest, hall_id: int, body: TicketIn) -> Status[
         raise InvalidInput(_("This hall has no such service."), code="unknown_service")
     now = clock.now()
     ticket = services.ticket_issue(hall=hall, service=service, channel=body.channel, now=now)
-    view = ticket_view(ticket, now)
-    view["people_ahead"] = ticket.people_ahead_at_issue
-    view["estimated_wait_seconds"] = ticket.estimated_wait_at_issue
+    position = (ticket.people_ahead_at_issue, ticket.estimated_wait_at_issue)
+    view = ticket_view(ticket, now, position=position)
     return Status(
         201, {**view, "token": ticket_token(ticket.pk), "url": ticket_url(ticket.pk, request)}
     )

@@ -33,12 +33,21 @@ def ticket_url(ticket_id: int, request: HttpRequest | None = None) -> str:
 
 
 def ticket_view(
-    ticket: Ticket, now: datetime, snapshot: QueueSnapshot | None = None
+    ticket: Ticket,
+    now: datetime,
+    snapshot: QueueSnapshot | None = None,
+    position: tuple[int, int | None] | None = None,
 ) -> dict[str, Any]:
-    """A ticket with its live position; ``snapshot`` shares one queue read among many tickets."""
+    """A ticket with its live position.
+
+    ``snapshot`` shares one queue read among many tickets; ``position`` (people ahead, estimated
+    wait) is given when the caller has just computed it, as issuing does.
+    """
     ahead: int | None = None
     estimate: int | None = None
-    if ticket.state == TicketState.WAITING:
+    if position is not None:
+        ahead, estimate = position
+    elif ticket.state == TicketState.WAITING:
         if snapshot is None:
             snapshot = queue_snapshot(hall=ticket.hall, now=now, service_ids=[ticket.service_id])
         ahead = snapshot.people_ahead(ticket.pk)
