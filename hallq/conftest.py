@@ -30,10 +30,29 @@ def close_connection_pools(django_db_setup: None, django_db_blocker: Any) -> Ite
     """Close PostgreSQL connection pools before the test database is dropped."""
     yield
     with django_db_blocker.unblock():
+        test_database = connection.settings_dict["NAME"]
         for alias in connections:
             wrapper = connections[alias]
             if hasattr(wrapper, "close_pool"):
                 wrapper.close_pool()
+        if connection.vendor == "postgresql":
+            wait_for_sessions_to_end(database_url(), test_database)
+
+
+def wait_for_sessions_to_end(url: str, database: str, seconds: float = 10) -> None:
+    """Server processes started by tests have exited, but PostgreSQL may take a moment to end
+    their sessions; the test database can only be dropped once they are gone."""
+    import psycopg
+
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [database]
+            ).fetchone()
+            if row is None or row[0] == 0:
+                return
+            time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)

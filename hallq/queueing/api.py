@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -16,6 +14,7 @@ from ninja import Field, Router, Schema, Status
 
 from hallq.common import clock
 from hallq.common.api import ERRORS
+from hallq.common.db import db_read
 from hallq.common.errors import Forbidden, InvalidInput, NotFound
 from hallq.halls.api import bearer, principal_of
 from hallq.halls.auth import principal_for_request
@@ -321,17 +320,18 @@ def halls_calls(request: HttpRequest, hall_id: int) -> list[dict]:
 # --- event streams -------------------------------------------------------------------------
 
 
-def _hall_snapshot(hall_id: int, seq: int) -> bytes:
-    try:
-        hall = Hall.objects.get(pk=hall_id)
-        now = clock.now()
-        data = {"seq": seq, "progress": progress_view(hall, now), "calls": calls_view(hall, now)}
-        return sse("snapshot", data, seq)
-    finally:
-        close_old_connections()
+@db_read
+def hall_snapshot(hall_id: int, seq: int) -> bytes:
+    hall = Hall.objects.get(pk=hall_id)
+    now = clock.now()
+    data = {"seq": seq, "progress": progress_view(hall, now), "calls": calls_view(hall, now)}
+    return sse("snapshot", data, seq)
 
 
-hall_snapshot = sync_to_async(_hall_snapshot, thread_sensitive=False)
+@db_read
+def hall_exists(hall_id: int) -> bool:
+    return Hall.objects.filter(pk=hall_id).exists()
+
 
 SSE_DOC = {
     200: {
@@ -352,7 +352,7 @@ async def halls_events(request: HttpRequest, hall_id: int) -> HttpResponseBase:
     """Server-sent events of a hall (public: numbers and counters, no personal data).
 
     Reconnect with `Last-Event-ID` (or `?last_event_id=`) to receive every event missed."""
-    exists = await Hall.objects.filter(pk=hall_id).aexists()
+    exists = await hall_exists(hall_id)
     if not exists:
         return HttpResponse(status=404)
     after = last_event_id(request)
@@ -365,11 +365,9 @@ async def halls_events(request: HttpRequest, hall_id: int) -> HttpResponseBase:
     return sse_response(stream())
 
 
-def _ticket_for_stream(request: HttpRequest, ticket_id: int, token: str | None) -> Ticket:
-    try:
-        return _ticket_for(request, ticket_id, token)
-    finally:
-        close_old_connections()
+@db_read
+def ticket_for_stream(request: HttpRequest, ticket_id: int, token: str | None) -> Ticket:
+    return _ticket_for(request, ticket_id, token)
 
 
 @router.get(
@@ -384,9 +382,7 @@ async def tickets_events(
     """Server-sent `ticket` events: the ticket's state, people ahead and estimated wait, sent
     whenever they change. The first event is the current state, also after a reconnect."""
     try:
-        ticket = await sync_to_async(_ticket_for_stream, thread_sensitive=False)(
-            request, ticket_id, token
-        )
+        ticket = await ticket_for_stream(request, ticket_id, token)
     except NotFound:
         return HttpResponse(status=404)
     except Forbidden:

@@ -13,10 +13,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
-
 from hallq.common import clock
+from hallq.common.db import db_read
 from hallq.halls.models import Hall
 from hallq.queueing.models import TicketState
 from hallq.queueing.selectors import QueueSnapshot, queue_snapshot
@@ -31,23 +29,15 @@ def sse(kind: str, data: Any, seq: int | None) -> bytes:
     return f"{head}event: {kind}\ndata: {body}\n\n".encode()
 
 
-def _load_snapshot(hall_id: int) -> QueueSnapshot:
-    try:
-        return queue_snapshot(hall=Hall.objects.get(pk=hall_id), now=clock.now())
-    finally:
-        close_old_connections()
+@db_read
+def load_snapshot(hall_id: int) -> QueueSnapshot:
+    return queue_snapshot(hall=Hall.objects.get(pk=hall_id), now=clock.now())
 
 
-def _load_view(ticket_id: int) -> dict[str, Any] | None:
-    try:
-        ticket = load_ticket(ticket_id)
-        return ticket_view(ticket, clock.now()) if ticket is not None else None
-    finally:
-        close_old_connections()
-
-
-load_snapshot = sync_to_async(_load_snapshot, thread_sensitive=False)
-load_view = sync_to_async(_load_view, thread_sensitive=False)
+@db_read
+def load_view(ticket_id: int) -> dict[str, Any] | None:
+    ticket = load_ticket(ticket_id)
+    return ticket_view(ticket, clock.now()) if ticket is not None else None
 
 
 class QueueSnapshots:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.http import HttpRequest, StreamingHttpResponse
 
+from hallq.common.db import db_read
 from hallq.realtime.bus import EventMessage, RedisBus, get_bus
 from hallq.realtime.models import Event
 
@@ -30,28 +29,18 @@ def last_event_id(request: HttpRequest) -> int | None:
         return None
 
 
-def _events_after(hall_id: int, after: int, up_to: int | None) -> list[EventMessage]:
-    try:
-        query = Event.objects.filter(hall_id=hall_id, seq__gt=after).order_by("seq")
-        if up_to is not None:
-            query = query.filter(seq__lte=up_to)
-        return [EventMessage.from_event(e) for e in query[: REPLAY_LIMIT + 1]]
-    finally:
-        close_old_connections()
+@db_read
+def events_after(hall_id: int, after: int, up_to: int | None) -> list[EventMessage]:
+    query = Event.objects.filter(hall_id=hall_id, seq__gt=after).order_by("seq")
+    if up_to is not None:
+        query = query.filter(seq__lte=up_to)
+    return [EventMessage.from_event(e) for e in query[: REPLAY_LIMIT + 1]]
 
 
-def _latest_seq(hall_id: int) -> int:
-    try:
-        latest = (
-            Event.objects.filter(hall_id=hall_id).order_by("-seq").values_list("seq", flat=True)
-        )
-        return latest.first() or 0
-    finally:
-        close_old_connections()
-
-
-events_after = sync_to_async(_events_after, thread_sensitive=False)
-latest_seq = sync_to_async(_latest_seq, thread_sensitive=False)
+@db_read
+def latest_seq(hall_id: int) -> int:
+    latest = Event.objects.filter(hall_id=hall_id).order_by("-seq").values_list("seq", flat=True)
+    return latest.first() or 0
 
 
 def comment(text: str) -> bytes:

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from hallq.common import clock
+from hallq.common.db import db_read
 from hallq.halls.models import Hall, Organisation
 from hallq.realtime.bus import EventMessage, InProcessBus
 from hallq.realtime.models import Event
@@ -28,6 +28,9 @@ def record_quietly(hall_id: int, count: int) -> list[EventMessage]:
             transaction.get_connection().run_on_commit.clear()
         messages.append(EventMessage.from_event(event))
     return messages
+
+
+record_in_a_thread = db_read(record_quietly)
 
 
 async def take(stream: AsyncGenerator[EventMessage | bytes], count: int) -> list[int]:
@@ -50,11 +53,11 @@ def test_out_of_order_and_lost_deliveries_still_give_every_event_once_in_order(m
         received: list[int] = []
         first = asyncio.ensure_future(take(stream, 2))
         await asyncio.sleep(0.2)  # the stream has subscribed and read the latest number (3)
-        four, five = await sync_to_async(record_quietly)(hall.pk, 2)
+        four, five = await record_in_a_thread(hall.pk, 2)
         bus.hub.deliver(five)  # 4 was published later than 5, or lost
         received += await first
         bus.hub.deliver(four)  # late duplicate: ignored
-        (_six,) = await sync_to_async(record_quietly)(hall.pk, 1)
+        (_six,) = await record_in_a_thread(hall.pk, 1)
         bus.hub.deliver_resync()  # e.g. Redis reconnected: read the log
         received += await take(stream, 1)
         await stream.aclose()
