@@ -164,3 +164,28 @@ def test_with_redis_an_event_made_in_one_process_reaches_a_subscriber_on_another
     finally:
         stop_server(producer)
         stop_server(consumer)
+
+
+def test_open_streams_hold_no_database_connection(transactional_db, demo, tmp_path: Path):
+    # With a pool of 2 connections, 12 open streams must all still get the call: a stream
+    # that kept its connection would starve the others (and the call itself) of the pool.
+    server = start_server(
+        tmp_path / "server.log", {"HALLQ_DB_POOL_MAX": "2", "HALLQ_DB_POOL_MIN": "1"}
+    )
+    readers: list[SseReader] = []
+    try:
+        hall = Hall(server, demo)
+        for _ in range(12):
+            reader = SseReader(hall.events_url())
+            assert reader.next().event == "snapshot"
+            readers.append(reader)
+        hall.counter_action("open")
+        ticket = hall.issue()
+        hall.call_and_start()
+        for reader in readers:
+            called = [e for e in reader.until("ticket.called") if e.event == "ticket.called"]
+            assert [e.data["number"] for e in called] == [ticket["number"]]
+    finally:
+        for reader in readers:
+            reader.close()
+        stop_server(server)
