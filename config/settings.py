@@ -117,6 +117,17 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("HALLQ_REDIS_PREFIX", "hallq"),
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 # Keeps several deployments (or test runs) on one Redis apart: pub/sub ignores database numbers.
 HALLQ_REDIS_PREFIX = os.environ.get("HALLQ_REDIS_PREFIX", "hallq")
 

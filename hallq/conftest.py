@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, connections
 from django.test import Client
 
@@ -53,6 +54,14 @@ def wait_for_sessions_to_end(url: str, database: str, seconds: float = 10) -> No
             if row is None or row[0] == 0:
                 return
             time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> Iterator[None]:
+    # Database ids repeat from test to test; cached reads must not leak between them.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

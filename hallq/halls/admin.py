@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from hallq.halls.models import (
+    DEVICE_TOKEN_PREFIX,
     Counter,
     CounterService,
     DeviceToken,
@@ -163,7 +164,7 @@ class DeviceTokenAdmin(HallScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: DeviceToken, form: Any, change: bool) -> None:
         if not change:
-            token = new_token()
+            token = new_token(DEVICE_TOKEN_PREFIX)
             obj.token_hash = hash_token(token)
             path = "kiosk" if obj.kind == "kiosk" else "display"
             messages.warning(

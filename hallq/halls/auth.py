@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 
 from hallq.common.errors import Forbidden, HallqError
 from hallq.halls.models import (
+    DEVICE_TOKEN_PREFIX,
+    STAFF_TOKEN_PREFIX,
     DeviceKind,
     DeviceToken,
     HallMembership,
@@ -60,7 +62,7 @@ def staff_token_issue(*, username: str, password: str, now: datetime) -> str:
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
         raise Unauthorised(_("Wrong username or password."), code="bad_credentials")
-    token = new_token()
+    token = new_token(STAFF_TOKEN_PREFIX)
     StaffToken.objects.create(
         user=user, token_hash=hash_token(token), expires_at=now + STAFF_TOKEN_LIFETIME
     )
@@ -72,7 +74,7 @@ def staff_token_revoke(*, token: str) -> None:
 
 
 def device_token_issue(*, hall_id: int, kind: str, name: str) -> str:
-    token = new_token()
+    token = new_token(DEVICE_TOKEN_PREFIX)
     DeviceToken.objects.create(hall_id=hall_id, kind=kind, name=name, token_hash=hash_token(token))
     return token
 
@@ -93,6 +95,8 @@ def _staff_principal(user: AbstractBaseUser) -> Principal:
 
 def principal_for_token(token: str, now: datetime) -> Principal | None:
     digest = hash_token(token)
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        return _device_principal(digest)
     staff = (
         StaffToken.objects.filter(token_hash=digest, expires_at__gt=now, user__is_active=True)
         .select_related("user")
@@ -100,12 +104,14 @@ def principal_for_token(token: str, now: datetime) -> Principal | None:
     )
     if staff is not None:
         return _staff_principal(staff.user)
-    device = DeviceToken.objects.filter(token_hash=digest, revoked_at__isnull=True).first()
-    if device is not None:
-        return Principal(
-            kind=device.kind, hall_ids=frozenset({device.hall_id}), device_id=device.pk
-        )
     return None
+
+
+def _device_principal(digest: str) -> Principal | None:
+    device = DeviceToken.objects.filter(token_hash=digest, revoked_at__isnull=True).first()
+    if device is None:
+        return None
+    return Principal(kind=device.kind, hall_ids=frozenset({device.hall_id}), device_id=device.pk)
 
 
 def principal_for_request(request: HttpRequest, now: datetime) -> Principal | None:

@@ -140,8 +140,13 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
+STAFF_TOKEN_PREFIX = "hs_"  # noqa: S105 - a prefix, not a secret
+DEVICE_TOKEN_PREFIX = "hd_"  # noqa: S105
+
+
+def new_token(prefix: str) -> str:
+    """A random bearer token; its prefix says which table to look it up in."""
+    return prefix + secrets.token_urlsafe(32)
 
 
 class DeviceKind(models.TextChoices):

@@ -72,16 +72,21 @@ ISSUING_CHANNELS = {Channel.KIOSK, Channel.COUNTER, Channel.API}
 @router.post("/halls/{hall_id}/tickets", response={201: TicketIssuedOut, **ERRORS}, auth=bearer)
 def tickets_issue(request: HttpRequest, hall_id: int, body: TicketIn) -> Status[dict]:
     """Take a walk-in ticket for a service (a kiosk's device token, or the hall's staff)."""
-    principal = principal_of(request)
-    hall = get_object_or_404(Hall, pk=hall_id)
-    principal.require_kiosk_or_staff_of(hall.pk)
+    principal_of(request).require_kiosk_or_staff_of(hall_id)
     if body.channel not in ISSUING_CHANNELS:
         raise InvalidInput(_("Tickets cannot be issued on that channel here."), code="channel")
-    service = Service.objects.filter(pk=body.service_id, hall=hall, active=True).first()
+    service = (
+        Service.objects.select_related("hall")
+        .filter(pk=body.service_id, hall_id=hall_id, active=True)
+        .first()
+    )
     if service is None:
+        get_object_or_404(Hall, pk=hall_id)
         raise InvalidInput(_("This hall has no such service."), code="unknown_service")
     now = clock.now()
-    ticket = services.ticket_issue(hall=hall, service=service, channel=body.channel, now=now)
+    ticket = services.ticket_issue(
+        hall=service.hall, service=service, channel=body.channel, now=now
+    )
     position = (ticket.people_ahead_at_issue, ticket.estimated_wait_at_issue)
     view = ticket_view(ticket, now, position=position)
     return Status(

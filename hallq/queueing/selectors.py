@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef
 
 from hallq.halls.models import Counter, CounterService, CounterState, Hall, Service
 from hallq.queueing.domain.calling import people_ahead_all
@@ -136,50 +138,102 @@ class QueueSnapshot:
         return queue.estimate(ahead)
 
 
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    open_counters: int = 0
+    idle_counters: int = 0
+
+
+def counter_capacity(*, hall_id: int, service_ids: Iterable[int]) -> dict[int, Capacity]:
+    """Per service: its open counters, and how many of them have nobody at them (one query)."""
+    busy = Ticket.objects.filter(counter_id=OuterRef("counter_id"), state__in=ACTIVE_AT_COUNTER)
+    tally: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for service_id, is_busy in (
+        CounterService.objects.filter(
+            counter__hall_id=hall_id,
+            counter__state=CounterState.OPEN,
+            service_id__in=list(service_ids),
+        )
+        .annotate(is_busy=Exists(busy))
+        .values_list("service_id", "is_busy")
+    ):
+        tally[service_id][0] += 1
+        tally[service_id][1] += 0 if is_busy else 1
+    return {sid: Capacity(open_counters=o, idle_counters=i) for sid, (o, i) in tally.items()}
+
+
+# Service times move slowly; one read per hall every half minute serves every estimate.
+SERVICE_SECONDS_CACHE_SECONDS = 30
+
+
+def typical_seconds(
+    *, hall_id: int, now: datetime, service_ids: Iterable[int] | None = None
+) -> dict[int, float]:
+    """Per active service of the hall: the service time estimates are based on (§4.6).
+
+    Cached for half a minute (per process, or in Redis when configured); a service missing from
+    the cached answer (just created) makes it read again.
+    """
+
+    def compute() -> dict[int, float]:
+        defaults = dict(
+            Service.objects.filter(hall_id=hall_id, active=True).values_list(
+                "id", "average_service_seconds"
+            )
+        )
+        samples = recent_service_seconds(hall_id=hall_id, now=now, service_ids=defaults)
+        return {
+            service_id: typical_service_seconds(samples.get(service_id, []), float(default or 0))
+            for service_id, default in defaults.items()
+        }
+
+    key = f"hallq:service-seconds:{hall_id}"
+    cached: dict[int, float] | None = cache.get(key)
+    if cached is None or (service_ids is not None and not set(service_ids) <= set(cached)):
+        cached = compute()
+        cache.set(key, cached, SERVICE_SECONDS_CACHE_SECONDS)
+    return cached
+
+
+def service_queue(
+    *, service_id: int, waiting: int, capacity: Capacity | None, seconds: float
+) -> ServiceQueue:
+    capacity = capacity or Capacity()
+    return ServiceQueue(
+        service_id=service_id,
+        waiting=waiting,
+        open_counters=capacity.open_counters,
+        idle_counters=capacity.idle_counters,
+        service_seconds=seconds,
+    )
+
+
 def queue_snapshot(
     *, hall: Hall, now: datetime, service_ids: Iterable[int] | None = None
 ) -> QueueSnapshot:
     service_date = now.astimezone(hall.zone).date()
     wanted = list(service_ids) if service_ids is not None else None
+    seconds = typical_seconds(hall_id=hall.pk, now=now, service_ids=wanted)
+    if wanted is None:
+        wanted = list(seconds)
     waiting = waiting_tickets(hall_id=hall.pk, service_date=service_date, service_ids=wanted)
-    ahead = people_ahead_all(waiting, now)
-
-    services = Service.objects.filter(hall=hall, active=True)
-    if wanted is not None:
-        services = services.filter(pk__in=wanted)
-    default_seconds = dict(services.values_list("id", "average_service_seconds"))
-
-    open_counters: dict[int, int] = defaultdict(int)
-    idle_counters: dict[int, int] = defaultdict(int)
-    busy = set(
-        Ticket.objects.filter(hall=hall, state__in=ACTIVE_AT_COUNTER).values_list(
-            "counter_id", flat=True
-        )
-    )
-    for counter_id, service_id in CounterService.objects.filter(
-        counter__hall=hall, counter__state=CounterState.OPEN, service_id__in=default_seconds
-    ).values_list("counter_id", "service_id"):
-        open_counters[service_id] += 1
-        if counter_id not in busy:
-            idle_counters[service_id] += 1
-
-    samples = recent_service_seconds(hall_id=hall.pk, now=now, service_ids=default_seconds)
+    capacity = counter_capacity(hall_id=hall.pk, service_ids=wanted)
     waiting_count: dict[int, int] = defaultdict(int)
     for ticket in waiting:
         waiting_count[ticket.service_id] += 1
     queues = {
-        service_id: ServiceQueue(
+        service_id: service_queue(
             service_id=service_id,
             waiting=waiting_count[service_id],
-            open_counters=open_counters[service_id],
-            idle_counters=idle_counters[service_id],
-            service_seconds=typical_service_seconds(
-                samples.get(service_id, []), float(default or 0)
-            ),
+            capacity=capacity.get(service_id),
+            seconds=seconds[service_id],
         )
-        for service_id, default in default_seconds.items()
+        for service_id in wanted
+        if service_id in seconds
     }
-    return QueueSnapshot(hall_id=hall.pk, at=now, ahead=ahead, services=queues)
+    return QueueSnapshot(
+        hall_id=hall.pk, at=now, ahead=people_ahead_all(waiting, now), services=queues
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,22 @@ from django.utils.translation import gettext as _
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
 from hallq.queueing import locks
-from hallq.queueing.domain.calling import choose_next
-from hallq.queueing.domain.model import TicketKind
+from hallq.queueing.domain.calling import choose_next, people_ahead
+from hallq.queueing.domain.model import TicketKind, WaitingTicket
 from hallq.queueing.domain.numbering import format_number
 from hallq.queueing.models import ACTIVE_AT_COUNTER, Channel, Ticket, TicketState
-from hallq.queueing.selectors import counter_policy, queue_snapshot, waiting_tickets
+from hallq.queueing.selectors import (
+    counter_capacity,
+    counter_policy,
+    service_queue,
+    typical_seconds,
+    waiting_tickets,
+)
 from hallq.realtime.services import event_record
+
+# Stands for the ticket being issued, before the database gives it its id: it sorts last
+# among tickets issued at the same moment.
+UNSAVED_TICKET_ID = 2**62
 
 # How many times call-next retries when another counter took the ticket it chose first.
 CALL_ATTEMPTS = 20
@@ -75,7 +85,6 @@ def _refresh(ticket: Ticket) -> Ticket:
     return ticket
 
 
-@transaction.atomic
 def ticket_issue(
     *,
     hall: Hall,
@@ -85,35 +94,56 @@ def ticket_issue(
     kind: TicketKind = TicketKind.WALK_IN,
     slot_start: datetime | None = None,
 ) -> Ticket:
-    """Give out the next number of the service's day (§4.1) and put the ticket in the queue."""
+    """Give out the next number of the service's day (§4.1) and put the ticket in the queue.
+
+    The ticket records how many were ahead of it and the wait we told the citizen, to be
+    compared later with what happened (§9).
+    """
     if not service.active:
         raise Conflict(_("This service is not available today."))
     service_date = now.astimezone(hall.zone).date()
-    sequence = locks.take_ticket_sequence(
-        hall_id=hall.pk, service_id=service.pk, service_date=service_date
-    )
-    ticket = Ticket.objects.create(
-        hall=hall,
-        service=service,
-        service_date=service_date,
-        sequence=sequence,
-        number=format_number(service.prefix, sequence),
-        kind=kind,
-        channel=channel,
-        issued_at=now,
-        queue_time=now,
-        slot_start=slot_start,
-        checked_in_at=now if kind is TicketKind.APPOINTMENT else None,
-    )
-    snapshot = queue_snapshot(hall=hall, now=now, service_ids=[service.pk])
-    ahead = snapshot.people_ahead(ticket.pk) or 0
-    estimate = snapshot.estimate(ticket.pk, service.pk)
-    Ticket.objects.filter(pk=ticket.pk).update(
-        people_ahead_at_issue=ahead, estimated_wait_at_issue=estimate
-    )
-    ticket.people_ahead_at_issue = ahead
-    ticket.estimated_wait_at_issue = estimate
-    _record_ticket_event("ticket.issued", ticket, now, people_ahead=ahead)
+    # Read before the sequence row is locked: counters and service times need no lock.
+    capacity = counter_capacity(hall_id=hall.pk, service_ids=[service.pk])
+    seconds = typical_seconds(hall_id=hall.pk, now=now, service_ids=[service.pk])[service.pk]
+    with transaction.atomic():
+        sequence = locks.take_ticket_sequence(
+            hall_id=hall.pk, service_id=service.pk, service_date=service_date
+        )
+        # Other issuers of this service wait on the sequence row, so this read is exact.
+        waiting = waiting_tickets(
+            hall_id=hall.pk, service_date=service_date, service_ids=[service.pk]
+        )
+        provisional = WaitingTicket(
+            id=UNSAVED_TICKET_ID,
+            service_id=service.pk,
+            kind=kind,
+            queue_time=now,
+            slot_start=slot_start,
+            checked_in_at=now if kind is TicketKind.APPOINTMENT else None,
+        )
+        ahead = people_ahead(provisional, waiting, now)
+        queue = service_queue(
+            service_id=service.pk,
+            waiting=len(waiting) + 1,
+            capacity=capacity.get(service.pk),
+            seconds=seconds,
+        )
+        ticket = Ticket.objects.create(
+            hall=hall,
+            service=service,
+            service_date=service_date,
+            sequence=sequence,
+            number=format_number(service.prefix, sequence),
+            kind=kind,
+            channel=channel,
+            issued_at=now,
+            queue_time=now,
+            slot_start=slot_start,
+            checked_in_at=provisional.checked_in_at,
+            people_ahead_at_issue=ahead,
+            estimated_wait_at_issue=queue.estimate(ahead),
+        )
+        _record_ticket_event("ticket.issued", ticket, now, people_ahead=ahead)
     return ticket
 
 

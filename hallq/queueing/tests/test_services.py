@@ -9,6 +9,7 @@ from hallq.halls.models import Counter, CounterState
 from hallq.queueing import services
 from hallq.queueing.domain.model import TicketKind
 from hallq.queueing.models import Channel, Ticket, TicketState
+from hallq.queueing.selectors import queue_snapshot
 from hallq.queueing.tests.factories import at, make_counter, make_hall, make_service
 from hallq.realtime.models import Event
 
@@ -271,3 +272,17 @@ def test_interleave_setting_is_applied_by_the_counter(hall, service_a):
         called.append(ticket.pk)
         services.counter_start(counter_id=counter.pk, now=at(9, 10 + minute))
     assert called == [appointments[0].pk, walk_in.pk, appointments[1].pk]
+
+
+def test_people_ahead_at_issue_agrees_with_the_live_queue(hall, service_a):
+    counter = make_counter(hall, 1, [service_a])
+    missed = issue(hall, service_a, at(9, 0))
+    services.counter_call_next(counter_id=counter.pk, now=at(9, 1))
+    services.counter_no_show(counter_id=counter.pk, now=at(9, 2))
+    services.ticket_reinstate(ticket=missed, now=at(9, 3))
+    issue(hall, service_a, at(9, 4), kind=TicketKind.APPOINTMENT, slot_start=at(9, 5))  # due
+    issue(hall, service_a, at(9, 6), kind=TicketKind.APPOINTMENT, slot_start=at(11))  # early
+    issue(hall, service_a, at(9, 7))
+    new = issue(hall, service_a, at(9, 10))
+    live = queue_snapshot(hall=hall, now=at(9, 10))
+    assert new.people_ahead_at_issue == live.people_ahead(new.pk) == 3
