@@ -21,6 +21,7 @@ from hallq.halls.auth import principal_for_request
 from hallq.halls.models import Counter, Hall, Service
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket
+from hallq.queueing.selectors import HallProgress, hall_progress
 from hallq.queueing.streams import sse, ticket_stream
 from hallq.queueing.tokens import ticket_token, ticket_token_valid
 from hallq.queueing.views import (
@@ -276,31 +277,11 @@ def tickets_reinstate(request: HttpRequest, ticket_id: int) -> dict:
     return ticket_view(load_ticket(ticket.pk) or ticket, now)
 
 
-class ServiceProgressOut(Schema):
-    service_id: int
-    name: str
-    prefix: str
-    now_serving: list[str]
-    waiting: int
-    open_counters: int
-    estimated_wait_seconds: int | None
-    idle: bool
-
-
-class ProgressOut(Schema):
-    hall_id: int
-    name: str
-    waiting: int
-    open_counters: int
-    idle: bool
-    services: list[ServiceProgressOut]
-
-
-@router.get("/halls/{hall_id}/progress", response={200: ProgressOut, **ERRORS}, auth=None)
-def halls_progress(request: HttpRequest, hall_id: int) -> dict:
+@router.get("/halls/{hall_id}/progress", response={200: HallProgress, **ERRORS}, auth=None)
+def halls_progress(request: HttpRequest, hall_id: int) -> HallProgress:
     """Per service: now serving, waiting, open counters and the wait a new ticket faces."""
     hall = get_object_or_404(Hall, pk=hall_id)
-    return progress_view(hall, clock.now())
+    return hall_progress(hall=hall, now=clock.now())
 
 
 class CallOut(Schema):

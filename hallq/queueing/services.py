@@ -241,16 +241,29 @@ def counter_recall(*, counter_id: int, now: datetime) -> Ticket:
     return ticket
 
 
+def _advance_current(
+    counter_id: int, expected: TicketState, kind: str, now: datetime, **changes: Any
+) -> Ticket:
+    """Move the counter's current ticket on from ``expected``, writing event ``kind``."""
+    counter = locks.lock_counter(counter_id)
+    ticket = _require_active(counter, expected)
+    Ticket.objects.filter(pk=ticket.pk, state=expected).update(**changes)
+    ticket = _refresh(ticket)
+    _record_ticket_event(kind, ticket, now)
+    return ticket
+
+
 @transaction.atomic
 def counter_start(*, counter_id: int, now: datetime) -> Ticket:
-    counter = locks.lock_counter(counter_id)
-    ticket = _require_active(counter, TicketState.CALLED)
-    Ticket.objects.filter(pk=ticket.pk, state=TicketState.CALLED).update(
-        state=TicketState.SERVING, serving_at=now
+    """The called citizen has arrived: serving starts."""
+    return _advance_current(
+        counter_id,
+        TicketState.CALLED,
+        "ticket.serving",
+        now,
+        state=TicketState.SERVING,
+        serving_at=now,
     )
-    ticket = _refresh(ticket)
-    _record_ticket_event("ticket.serving", ticket, now)
-    return ticket
 
 
 @transaction.atomic
@@ -263,14 +276,14 @@ def counter_finish(*, counter_id: int, now: datetime) -> Ticket:
 @transaction.atomic
 def counter_no_show(*, counter_id: int, now: datetime) -> Ticket:
     """过号: the called citizen did not come. Staff may reinstate the ticket later."""
-    counter = locks.lock_counter(counter_id)
-    ticket = _require_active(counter, TicketState.CALLED)
-    Ticket.objects.filter(pk=ticket.pk, state=TicketState.CALLED).update(
-        state=TicketState.NO_SHOW, finished_at=now
+    return _advance_current(
+        counter_id,
+        TicketState.CALLED,
+        "ticket.no_show",
+        now,
+        state=TicketState.NO_SHOW,
+        finished_at=now,
     )
-    ticket = _refresh(ticket)
-    _record_ticket_event("ticket.no_show", ticket, now)
-    return ticket
 
 
 @transaction.atomic
