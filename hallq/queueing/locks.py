@@ -16,8 +16,17 @@ from hallq.queueing.models import TicketSequence
 
 
 def lock_counter(counter_id: int) -> Counter:
-    """Serialise actions on one counter (two clicks on "call next" make two calls, in turn)."""
-    return Counter.objects.select_for_update().select_related("hall").get(pk=counter_id)
+    """Serialise actions on one counter (two clicks on "call next" make two calls, in turn).
+
+    Only the counter's own row is locked (``of=("self",)``): a plain FOR UPDATE over the join
+    would lock the hall's row too and serialise every counter of the hall. NO KEY UPDATE lets
+    tickets keep referencing the counter meanwhile.
+    """
+    return (
+        Counter.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("hall")
+        .get(pk=counter_id)
+    )
 
 
 def take_ticket_sequence(*, hall_id: int, service_id: int, service_date: date) -> int:

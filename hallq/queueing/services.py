@@ -20,7 +20,7 @@ from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
 from hallq.queueing import locks
 from hallq.queueing.domain.calling import choose_next, people_ahead
-from hallq.queueing.domain.model import TicketKind, WaitingTicket
+from hallq.queueing.domain.model import CallChoice, TicketKind, WaitingTicket
 from hallq.queueing.domain.numbering import format_number
 from hallq.queueing.models import ACTIVE_AT_COUNTER, Channel, Ticket, TicketState
 from hallq.queueing.selectors import (
@@ -167,7 +167,7 @@ def _require_active(counter: Counter, *states: TicketState) -> Ticket:
     return ticket
 
 
-def _finish(ticket: Ticket, now: datetime) -> Ticket:
+def _finish(ticket: Ticket, now: datetime, *, record: bool = True) -> Ticket:
     started = ticket.serving_at or ticket.called_at or now
     seconds = max(0, round((now - started).total_seconds()))
     changed = Ticket.objects.filter(pk=ticket.pk, state__in=ACTIVE_AT_COUNTER).update(
@@ -176,7 +176,8 @@ def _finish(ticket: Ticket, now: datetime) -> Ticket:
     if not changed:
         raise Conflict(_("The ticket is no longer at this counter."))
     ticket = _refresh(ticket)
-    _record_ticket_event("ticket.done", ticket, now)
+    if record:
+        _record_ticket_event("ticket.done", ticket, now)
     return ticket
 
 
@@ -195,8 +196,24 @@ def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
             % {"number": current.number},
             code="ticket_still_called",
         )
-    if current is not None:
-        _finish(current, now)
+    # Its event is written last, with the call's: the hall's event counter is the last lock a
+    # transaction takes, or two counters calling at once could deadlock (docs/concurrency.md).
+    finished = _finish(current, now, record=False) if current is not None else None
+    choice = _claim_next(counter, now)
+    if finished is not None:
+        _record_ticket_event("ticket.done", finished, now)
+    if choice is None:
+        return None
+    if counter.priority_streak != choice.priority_streak_after:
+        counter.priority_streak = choice.priority_streak_after
+        counter.save(update_fields=["priority_streak"])
+    ticket = Ticket.objects.select_related("counter").get(pk=choice.ticket.id)
+    _record_ticket_event("ticket.called", ticket, now)
+    return ticket
+
+
+def _claim_next(counter: Counter, now: datetime) -> CallChoice | None:
+    """Choose the counter's next ticket and claim it, choosing again if another counter won."""
     policy = counter_policy(counter)
     service_date = now.astimezone(counter.hall.zone).date()
     for _attempt in range(CALL_ATTEMPTS):
@@ -211,15 +228,8 @@ def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
             state=TicketState.CALLED, counter=counter, called_at=now, recall_count=0
         )
         if taken:
-            break
-    else:
-        raise Conflict(_("The queue is too busy right now; please try again."), code="busy")
-    if counter.priority_streak != choice.priority_streak_after:
-        counter.priority_streak = choice.priority_streak_after
-        counter.save(update_fields=["priority_streak"])
-    ticket = Ticket.objects.select_related("counter").get(pk=choice.ticket.id)
-    _record_ticket_event("ticket.called", ticket, now)
-    return ticket
+            return choice
+    raise Conflict(_("The queue is too busy right now; please try again."), code="busy")
 
 
 @transaction.atomic
