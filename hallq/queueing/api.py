@@ -21,7 +21,7 @@ from hallq.halls.auth import principal_for_request
 from hallq.halls.models import Counter, Hall, Service
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket
-from hallq.queueing.selectors import HallProgress, hall_progress
+from hallq.queueing.selectors import HallProgress, counter_hall_id, hall_progress
 from hallq.queueing.streams import sse, ticket_stream
 from hallq.queueing.tokens import ticket_token, ticket_token_valid
 from hallq.queueing.views import (
@@ -120,6 +120,15 @@ def _staff_counter(request: HttpRequest, counter_id: int) -> Counter:
     return counter
 
 
+def _require_staff_of_counter(request: HttpRequest, counter_id: int) -> None:
+    """The permission check of every counter action, without loading the counter: the
+    service locks and loads it anyway. A counter never moves to another hall."""
+    hall_id = counter_hall_id(counter_id)
+    if hall_id is None:
+        raise NotFound(_("No such counter."))
+    principal_of(request).require_staff_of(hall_id)
+
+
 def _staff_ticket(request: HttpRequest, ticket_id: int) -> Ticket:
     ticket = load_ticket(ticket_id)
     if ticket is None:
@@ -152,10 +161,9 @@ def counters_get(request: HttpRequest, counter_id: int) -> dict:
 def _ticket_action(
     action: Callable[..., Ticket], request: HttpRequest, counter_id: int
 ) -> dict[str, Any]:
-    _staff_counter(request, counter_id)
+    _require_staff_of_counter(request, counter_id)
     now = clock.now()
-    ticket = action(counter_id=counter_id, now=now)
-    return ticket_view(load_ticket(ticket.pk) or ticket, now)
+    return ticket_view(action(counter_id=counter_id, now=now), now)
 
 
 @router.post(
@@ -165,12 +173,12 @@ def _ticket_action(
 )
 def counters_call_next(request: HttpRequest, counter_id: int) -> Any:
     """Call the next ticket by the calling order (§4.3); 204 when nobody waits."""
-    _staff_counter(request, counter_id)
+    _require_staff_of_counter(request, counter_id)
     now = clock.now()
     ticket = services.counter_call_next(counter_id=counter_id, now=now)
     if ticket is None:
         return Status(204, None)
-    return ticket_view(load_ticket(ticket.pk) or ticket, now)
+    return ticket_view(ticket, now)
 
 
 @router.post("/counters/{counter_id}/recall", response={200: TicketOut, **ERRORS}, auth=bearer)
@@ -216,7 +224,7 @@ def _counter_state(counter: Counter) -> dict[str, Any]:
 def _counter_action(
     action: Callable[..., Counter], request: HttpRequest, counter_id: int, **extra: Any
 ) -> dict[str, Any]:
-    _staff_counter(request, counter_id)
+    _require_staff_of_counter(request, counter_id)
     counter = action(counter_id=counter_id, now=clock.now(), **extra)
     counter.refresh_from_db()
     return _counter_state(counter)

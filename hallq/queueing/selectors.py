@@ -296,6 +296,17 @@ def hall_progress(*, hall: Hall, now: datetime) -> HallProgress:
     )
 
 
+def counter_hall_id(counter_id: int) -> int | None:
+    """The hall a counter belongs to; cached, as counters never move between halls."""
+    key = f"hallq:counter-hall:{counter_id}"
+    hall_id: int | None = cache.get(key)
+    if hall_id is None:
+        hall_id = Counter.objects.filter(pk=counter_id).values_list("hall_id", flat=True).first()
+        if hall_id is not None:
+            cache.set(key, hall_id, 3600)
+    return hall_id
+
+
 def counter_active_ticket(counter: Counter) -> Ticket | None:
     return (
         Ticket.objects.filter(counter=counter, state__in=ACTIVE_AT_COUNTER)

@@ -81,8 +81,8 @@ def _record_counter_event(kind: str, counter: Counter, now: datetime) -> None:
 
 
 def _refresh(ticket: Ticket) -> Ticket:
-    ticket.refresh_from_db()
-    return ticket
+    """The ticket as it is now, with what its events and answers show."""
+    return Ticket.objects.select_related("hall", "service", "counter").get(pk=ticket.pk)
 
 
 def ticket_issue(
@@ -207,7 +207,7 @@ def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
     if counter.priority_streak != choice.priority_streak_after:
         counter.priority_streak = choice.priority_streak_after
         counter.save(update_fields=["priority_streak"])
-    ticket = Ticket.objects.select_related("counter").get(pk=choice.ticket.id)
+    ticket = Ticket.objects.select_related("hall", "service", "counter").get(pk=choice.ticket.id)
     _record_ticket_event("ticket.called", ticket, now)
     return ticket
 

@@ -1,0 +1,89 @@
+-- wrk script: call-next loops. Run with -t N -c N (one connection per wrk thread), so every
+-- thread owns its counters and strictly alternates request/response (wrk gives no connection id
+-- to Lua, but each thread has its own Lua state).
+-- BENCH_CALL_PLAN: one entry per thread, separated by "|"; an entry is "counter_id:token"
+-- pairs separated by ";". Per counter the loop is call-next -> start -> call-next ...
+-- (call-next finishes the ticket being served, then calls the next one).
+-- BENCH_CALL_IDS: file that done() writes every ticket id a 200 call-next returned, one a line.
+
+local plan = {}
+local slot = 0
+local pending = nil -- {counter, kind}
+stats = {}          -- global so done() can read it with thread:get
+called = {}
+
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  threads[#threads + 1] = thread
+end
+
+local function bump(key) stats[key] = (stats[key] or 0) + 1 end
+
+function init(args)
+  local entries = {}
+  for entry in string.gmatch(os.getenv("BENCH_CALL_PLAN") or "", "[^|]+") do
+    entries[#entries + 1] = entry
+  end
+  local mine = entries[(id % #entries) + 1]
+  for cid, token in string.gmatch(mine, "(%d+):([^;]+)") do
+    local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
+    plan[#plan + 1] = {
+      id = cid,
+      need_start = false,
+      call = wrk.format("POST", "/api/v1/counters/" .. cid .. "/call-next", headers, ""),
+      start = wrk.format("POST", "/api/v1/counters/" .. cid .. "/start", headers, ""),
+    }
+  end
+end
+
+function request()
+  slot = (slot % #plan) + 1
+  local c = plan[slot]
+  if c.need_start then
+    pending = {c, "start"}
+    return c.start
+  end
+  pending = {c, "call"}
+  return c.call
+end
+
+function response(status, headers, body)
+  local c, kind = pending[1], pending[2]
+  bump(kind .. "_" .. status)
+  if kind == "call" then
+    if status == 200 then
+      local tid = string.match(body, '"id": ?(%d+)')
+      called[#called + 1] = tid
+      c.need_start = true
+    elseif status == 409 and string.find(body, "ticket_still_called", 1, true) then
+      c.need_start = true
+    end
+  else
+    c.need_start = false
+  end
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  local path = os.getenv("BENCH_CALL_IDS")
+  local out = path and io.open(path, "w") or nil
+  for _, thread in ipairs(threads) do
+    for k, v in pairs(thread:get("stats")) do total[k] = (total[k] or 0) + v end
+    if out then
+      for _, tid in ipairs(thread:get("called")) do out:write(tid, "\n") end
+    end
+  end
+  if out then out:close() end
+  local parts = {}
+  for k, v in pairs(total) do parts[#parts + 1] = k .. "=" .. v end
+  table.sort(parts)
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f " ..
+    "errors_connect=%d errors_read=%d errors_write=%d errors_timeout=%d errors_status=%d statuses=%s\n",
+    summary.requests, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.timeout, summary.errors.status, table.concat(parts, ";")))
+end
