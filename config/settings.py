@@ -166,3 +166,5 @@ HALLQ_RECALL_LIMIT = int(os.environ.get("HALLQ_RECALL_LIMIT", "2"))
 HALLQ_SERVICE_TIME_SAMPLES = 20
 HALLQ_SSE_KEEPALIVE_SECONDS = float(os.environ.get("HALLQ_SSE_KEEPALIVE_SECONDS", "15"))
 HALLQ_INPROCESS_WORKER = _env_bool("HALLQ_INPROCESS_WORKER", False)
+# Threads per web process that run requests' synchronous parts (database work).
+HALLQ_REQUEST_THREADS = int(os.environ.get("HALLQ_REQUEST_THREADS", "8"))
