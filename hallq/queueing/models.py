@@ -101,6 +101,12 @@ class Ticket(models.Model):
         indexes = [
             models.Index(fields=["hall", "state", "service"], name="ticket_queue"),
             models.Index(fields=["service", "finished_at"], name="ticket_service_finished"),
+            # The head of each service's walk-in queue, read by every call (call_candidates).
+            models.Index(
+                fields=["service", "service_date", "queue_time", "id"],
+                condition=Q(state="waiting"),
+                name="ticket_waiting_in_order",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from hallq.halls.models import Counter, CounterService, CounterState, Hall, Service
 from hallq.queueing.domain.calling import people_ahead_all
@@ -56,6 +56,10 @@ def waiting_tickets(
     )
     if service_ids is not None:
         query = query.filter(service_id__in=list(service_ids))
+    return _as_waiting(query)
+
+
+def _as_waiting(query: QuerySet[Ticket]) -> list[WaitingTicket]:
     return [
         WaitingTicket(
             id=row["id"],
@@ -68,6 +72,35 @@ def waiting_tickets(
         )
         for row in query.values(*WAITING_FIELDS)
     ]
+
+
+PLAIN_WALK_IN_KINDS = (TicketKind.WALK_IN, TicketKind.REMOTE)
+
+
+def call_candidates(
+    *, hall_id: int, service_date: date, service_ids: Iterable[int], per_service: int
+) -> list[WaitingTicket]:
+    """The waiting tickets that can be next at a counter, without reading the whole queue.
+
+    Every reinstated or appointment ticket, and the first ``per_service`` plain walk-ins of each
+    service: walk-ins of one service are called in issue order, so no later one can come first.
+    The calling rules themselves stay in the domain (``choose_next``), which gets these.
+    """
+    waiting = Ticket.objects.filter(
+        hall_id=hall_id, state=TicketState.WAITING, service_date=service_date
+    )
+    service_ids = list(service_ids)
+    candidates = _as_waiting(
+        waiting.filter(service_id__in=service_ids).exclude(
+            kind__in=PLAIN_WALK_IN_KINDS, reinstated_at__isnull=True
+        )
+    )
+    for service_id in service_ids:
+        heads = waiting.filter(
+            service_id=service_id, kind__in=PLAIN_WALK_IN_KINDS, reinstated_at__isnull=True
+        ).order_by("queue_time", "id")[:per_service]
+        candidates += _as_waiting(heads)
+    return candidates
 
 
 def counter_policy(counter: Counter) -> CounterPolicy:

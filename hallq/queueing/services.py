@@ -24,6 +24,7 @@ from hallq.queueing.domain.model import CallChoice, TicketKind, WaitingTicket
 from hallq.queueing.domain.numbering import format_number
 from hallq.queueing.models import ACTIVE_AT_COUNTER, Channel, Ticket, TicketState
 from hallq.queueing.selectors import (
+    call_candidates,
     counter_capacity,
     counter_policy,
     service_queue,
@@ -35,6 +36,10 @@ from hallq.realtime.services import event_record
 # Stands for the ticket being issued, before the database gives it its id: it sorts last
 # among tickets issued at the same moment.
 UNSAVED_TICKET_ID = 2**62
+
+# Walk-ins read per service when choosing whom to call: the head is enough; a few spare
+# save a re-read when other counters take the head at the same moment.
+CANDIDATES_PER_SERVICE = 3
 
 # How many times call-next retries when another counter took the ticket it chose first.
 CALL_ATTEMPTS = 20
@@ -217,10 +222,13 @@ def _claim_next(counter: Counter, now: datetime) -> CallChoice | None:
     policy = counter_policy(counter)
     service_date = now.astimezone(counter.hall.zone).date()
     for _attempt in range(CALL_ATTEMPTS):
-        waiting = waiting_tickets(
-            hall_id=counter.hall_id, service_date=service_date, service_ids=policy.service_ids
+        candidates = call_candidates(
+            hall_id=counter.hall_id,
+            service_date=service_date,
+            service_ids=policy.service_ids,
+            per_service=CANDIDATES_PER_SERVICE,
         )
-        choice = choose_next(waiting, now, policy, counter.priority_streak)
+        choice = choose_next(candidates, now, policy, counter.priority_streak)
         if choice is None:
             return None
         # Another counter may have called it since we read: then this matches nothing.

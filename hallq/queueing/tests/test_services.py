@@ -7,9 +7,10 @@ import pytest
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState
 from hallq.queueing import services
+from hallq.queueing.domain.calling import choose_next
 from hallq.queueing.domain.model import TicketKind
 from hallq.queueing.models import Channel, Ticket, TicketState
-from hallq.queueing.selectors import queue_snapshot
+from hallq.queueing.selectors import counter_policy, queue_snapshot, waiting_tickets
 from hallq.queueing.tests.factories import at, make_counter, make_hall, make_service
 from hallq.realtime.models import Event
 
@@ -286,3 +287,32 @@ def test_people_ahead_at_issue_agrees_with_the_live_queue(hall, service_a):
     new = issue(hall, service_a, at(9, 10))
     live = queue_snapshot(hall=hall, now=at(9, 10))
     assert new.people_ahead_at_issue == live.people_ahead(new.pk) == 3
+
+
+def test_calling_from_the_heads_of_the_queues_matches_the_domain_over_the_whole_queue(
+    hall, service_a, service_b
+):
+    # A counter reads only the head of each service's walk-ins; the order it calls in must be
+    # exactly what the domain gives over the whole queue, interleave and priority included.
+    counter = make_counter(
+        hall, 1, [service_b, service_a], use_service_priority=True, interleave_after=2
+    )
+    for minute in range(12):
+        issue(hall, service_a if minute % 3 else service_b, at(8, minute))
+    for minute in (20, 21, 22, 23):
+        slot = at(9) if minute % 2 else at(12)
+        issue(hall, service_a, at(8, minute), kind=TicketKind.APPOINTMENT, slot_start=slot)
+    now = at(9, 30)
+    remaining = waiting_tickets(hall_id=hall.pk, service_date=now.date(), service_ids=None)
+    policy = counter_policy(counter)
+    expected, streak = [], 0
+    while (choice := choose_next(remaining, now, policy, streak)) is not None:
+        expected.append(choice.ticket.id)
+        streak = choice.priority_streak_after
+        remaining = [t for t in remaining if t.id != choice.ticket.id]
+    called = []
+    while (ticket := services.counter_call_next(counter_id=counter.pk, now=now)) is not None:
+        called.append(ticket.pk)
+        services.counter_start(counter_id=counter.pk, now=now)
+    assert called == expected
+    assert len(called) == 16
