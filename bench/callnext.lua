@@ -5,6 +5,8 @@
 -- pairs separated by ";". Per counter the loop is call-next -> start -> call-next ...
 -- (call-next finishes the ticket being served, then calls the next one).
 -- BENCH_CALL_IDS: file that done() writes every ticket id a 200 call-next returned, one a line.
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local result = require("wrk_result")
 
 local plan = {}
 local slot = 0
@@ -76,14 +78,5 @@ function done(summary, latency, requests)
     end
   end
   if out then out:close() end
-  local parts = {}
-  for k, v in pairs(total) do parts[#parts + 1] = k .. "=" .. v end
-  table.sort(parts)
-  io.write(string.format(
-    "RESULT requests=%d duration_us=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f " ..
-    "errors_connect=%d errors_read=%d errors_write=%d errors_timeout=%d errors_status=%d statuses=%s\n",
-    summary.requests, summary.duration,
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    latency.max / 1000, summary.errors.connect, summary.errors.read, summary.errors.write,
-    summary.errors.timeout, summary.errors.status, table.concat(parts, ";")))
+  result.write(summary, latency, total, false)
 end

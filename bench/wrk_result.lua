@@ -1,0 +1,21 @@
+-- The RESULT line every wrk script of the bench prints from done(), parsed by hallq_bench.py.
+-- Loaded with require() after each script puts its own folder on package.path.
+local M = {}
+
+-- counts: name -> number; strip: drop each name's first character (a type marker).
+function M.write(summary, latency, counts, strip)
+  local parts = {}
+  for k, v in pairs(counts) do
+    parts[#parts + 1] = (strip and string.sub(k, 2) or k) .. "=" .. v
+  end
+  table.sort(parts)
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f " ..
+    "errors_connect=%d errors_read=%d errors_write=%d errors_timeout=%d errors_status=%d statuses=%s\n",
+    summary.requests, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.timeout, summary.errors.status, table.concat(parts, ";")))
+end
+
+return M
