@@ -22,7 +22,7 @@ from hallq.queueing import locks
 from hallq.queueing.domain.calling import choose_next, people_ahead
 from hallq.queueing.domain.model import CallChoice, TicketKind, WaitingTicket
 from hallq.queueing.domain.numbering import format_number
-from hallq.queueing.models import ACTIVE_AT_COUNTER, Channel, Ticket, TicketState
+from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketState
 from hallq.queueing.selectors import (
     call_candidates,
     counter_capacity,
@@ -469,21 +469,3 @@ def tickets_expire(*, now: datetime) -> int:
                     ticket = Ticket.objects.get(pk=ticket_id)
                     _record_ticket_event("ticket.expired", ticket, now)
     return expired
-
-
-__all__ = [
-    "Channel",
-    "counter_call_next",
-    "counter_close",
-    "counter_finish",
-    "counter_no_show",
-    "counter_open",
-    "counter_pause",
-    "counter_recall",
-    "counter_resume",
-    "counter_start",
-    "ticket_issue",
-    "ticket_reinstate",
-    "ticket_transfer",
-    "tickets_expire",
-]

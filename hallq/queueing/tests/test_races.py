@@ -18,6 +18,7 @@ import pytest
 from django.db import connection
 
 from hallq.common import clock
+from hallq.common.errors import Conflict
 from hallq.halls.models import CounterState
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket, TicketState
@@ -105,7 +106,7 @@ def test_two_clicks_on_one_counter_call_one_ticket_and_refuse_the_other():
         try:
             ticket = services.counter_call_next(counter_id=counter.pk, now=clock.now())
             return ticket.number if ticket else "none"
-        except services.Conflict as refused:
+        except Conflict as refused:
             return refused.code
 
     outcomes = sorted(race(8, click))
