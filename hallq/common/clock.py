@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import zoneinfo
-from datetime import date, datetime
+from datetime import datetime
 
 from django.utils import timezone
 
 
 def now() -> datetime:
     return timezone.now()
-
-
-def local_date(moment: datetime, zone: zoneinfo.ZoneInfo) -> date:
-    return moment.astimezone(zone).date()

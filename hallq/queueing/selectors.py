@@ -25,18 +25,6 @@ from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketState
 SERVICE_TIME_WINDOW = timedelta(days=14)
 
 
-def as_waiting(ticket: Ticket) -> WaitingTicket:
-    return WaitingTicket(
-        id=ticket.pk,
-        service_id=ticket.service_id,
-        kind=TicketKind(ticket.kind),
-        queue_time=ticket.queue_time,
-        slot_start=ticket.slot_start,
-        checked_in_at=ticket.checked_in_at,
-        reinstated_at=ticket.reinstated_at,
-    )
-
-
 WAITING_FIELDS = (
     "id",
     "service_id",

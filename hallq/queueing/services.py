@@ -45,9 +45,9 @@ CANDIDATES_PER_SERVICE = 3
 CALL_ATTEMPTS = 20
 
 
-def ticket_payload(ticket: Ticket, counter: Counter | None = None) -> dict[str, Any]:
+def ticket_payload(ticket: Ticket) -> dict[str, Any]:
     """What an event says about a ticket: no personal data, only what a display may show."""
-    counter = counter if counter is not None else ticket.counter
+    counter = ticket.counter
     return {
         "number": ticket.number,
         "state": ticket.state,
