@@ -68,15 +68,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local total = {}
-  local path = os.getenv("BENCH_CALL_IDS")
-  local out = path and io.open(path, "w") or nil
-  for _, thread in ipairs(threads) do
-    for k, v in pairs(thread:get("stats")) do total[k] = (total[k] or 0) + v end
-    if out then
-      for _, tid in ipairs(thread:get("called")) do out:write(tid, "\n") end
-    end
-  end
-  if out then out:close() end
+  local total = result.collect(threads, "stats", "called", os.getenv("BENCH_CALL_IDS"), "w")
   result.write(summary, latency, total, false)
 end

@@ -18,9 +18,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local total = {}
-  for _, thread in ipairs(threads) do
-    for k, v in pairs(thread:get("statuses")) do total[k] = (total[k] or 0) + v end
-  end
+  local total = result.collect(threads, "statuses")
   result.write(summary, latency, total, true)
 end

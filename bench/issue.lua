@@ -50,16 +50,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local total = {}
-  local path = os.getenv("BENCH_ISSUE_IDS")
-  local out = path and io.open(path, "a") or nil
-  for _, thread in ipairs(threads) do
-    local s = thread:get("statuses")
-    for k, v in pairs(s) do total[k] = (total[k] or 0) + v end
-    if out then
-      for _, line in ipairs(thread:get("issued")) do out:write(line, "\n") end
-    end
-  end
-  if out then out:close() end
+  local total = result.collect(threads, "statuses", "issued", os.getenv("BENCH_ISSUE_IDS"), "a")
   result.write(summary, latency, total, true)
 end

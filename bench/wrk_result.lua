@@ -2,6 +2,21 @@
 -- Loaded with require() after each script puts its own folder on package.path.
 local M = {}
 
+-- Adds up every thread's table `counts_name`, and writes every thread's list `lines_name` to
+-- the file `path` (opened with `mode`) when a path is given.
+function M.collect(threads, counts_name, lines_name, path, mode)
+  local total = {}
+  local out = path and io.open(path, mode) or nil
+  for _, thread in ipairs(threads) do
+    for k, v in pairs(thread:get(counts_name)) do total[k] = (total[k] or 0) + v end
+    if out and lines_name then
+      for _, line in ipairs(thread:get(lines_name)) do out:write(line, "\n") end
+    end
+  end
+  if out then out:close() end
+  return total
+end
+
 -- counts: name -> number; strip: drop each name's first character (a type marker).
 function M.write(summary, latency, counts, strip)
   local parts = {}
