@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
+from hallq.booking.api import router as booking_router
+from hallq.citizens.api import router as citizens_router
 from hallq.common.errors import HallqError
 from hallq.halls.api import router as halls_router
 from hallq.queueing.api import router as queue_router
@@ -21,6 +23,8 @@ api = NinjaAPI(
 )
 api.add_router("", halls_router)
 api.add_router("", queue_router)
+api.add_router("", citizens_router)
+api.add_router("", booking_router)
 
 
 @api.exception_handler(HallqError)

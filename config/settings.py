@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "hallq.halls",
     "hallq.realtime",
     "hallq.queueing",
+    "hallq.citizens",
+    "hallq.scheduling",
+    "hallq.booking",
     "hallq.web",
 ]
 
@@ -168,3 +171,14 @@ HALLQ_SSE_KEEPALIVE_SECONDS = float(os.environ.get("HALLQ_SSE_KEEPALIVE_SECONDS"
 HALLQ_INPROCESS_WORKER = _env_bool("HALLQ_INPROCESS_WORKER", False)
 # Threads per web process that run requests' synchronous parts (database work).
 HALLQ_REQUEST_THREADS = int(os.environ.get("HALLQ_REQUEST_THREADS", "8"))
+
+# Booking (§3.4, §3.9).
+HALLQ_MAX_ACTIVE_APPOINTMENTS = int(os.environ.get("HALLQ_MAX_ACTIVE_APPOINTMENTS", "3"))
+HALLQ_BLACKLIST_VIOLATIONS = int(os.environ.get("HALLQ_BLACKLIST_VIOLATIONS", "3"))
+HALLQ_BLACKLIST_WINDOW_DAYS = int(os.environ.get("HALLQ_BLACKLIST_WINDOW_DAYS", "90"))
+HALLQ_BLACKLIST_DAYS = int(os.environ.get("HALLQ_BLACKLIST_DAYS", "90"))
+
+# SMS: a dotted path to a backend class (hallq.common.sms). The console backend prints messages
+# (a development machine shows sign-in codes in its terminal); tests use the in-memory one.
+SMS_BACKEND = os.environ.get("HALLQ_SMS_BACKEND", "hallq.common.sms.ConsoleBackend")
+SMS_SIGN_NAME = os.environ.get("HALLQ_SMS_SIGN_NAME", "政务服务")

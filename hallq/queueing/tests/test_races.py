@@ -64,10 +64,14 @@ def test_10_counters_calling_at_once_never_share_a_ticket():
     hall = make_hall()
     service = make_service(hall, "A")
     counters = [make_counter(hall, n, [service], state=CounterState.OPEN) for n in range(1, 11)]
-    start = clock.now() - timedelta(hours=1)
-    for minute in range(150):
+    # Issued a moment before the calls, on the same hall-local day whatever the time of day.
+    start = clock.now()
+    for order in range(150):
         services.ticket_issue(
-            hall=hall, service=service, channel=Channel.KIOSK, now=start + timedelta(seconds=minute)
+            hall=hall,
+            service=service,
+            channel=Channel.KIOSK,
+            now=start - timedelta(microseconds=150 - order),
         )
 
     def work(index: int) -> list[int]:

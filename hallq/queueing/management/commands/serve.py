@@ -8,7 +8,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from hallq.queueing.worker import run_forever
+from hallq.common.worker import run_forever
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from hallq.queueing.worker import run_forever
+from hallq.common.worker import run_forever
 
 
 class Command(BaseCommand):

@@ -5,6 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from hallq.booking.demo import load_booking_demo
+from hallq.common import clock
 from hallq.halls.demo import load_demo
 
 
@@ -17,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, base_url: str, **options: Any) -> None:
         path = settings.VAR_DIR / "demo-credentials.json"
         credentials = load_demo(path)
+        load_booking_demo(now=clock.now())
         out = self.stdout.write
         out(self.style.SUCCESS(f"\nhallq demo — credentials saved in {path}\n"))
         out(f"  Start page          {base_url}/")
@@ -27,6 +30,9 @@ class Command(BaseCommand):
         out(f"  Counter page        {base_url}/counter/   (staff logins below)")
         out("  Ticket page         opened from the QR code or link on each kiosk ticket")
         out(f"  Queue progress      {base_url}/progress/")
+        out(f"  Book an appointment {base_url}/book/   (phone; sign in with any mobile number,")
+        out("                      the SMS code is printed in this terminal)")
+        out(f"  My appointments     {base_url}/me/")
         out(f"  API documentation   {base_url}/api/v1/docs   (schema: /api/v1/openapi.json)")
         for hall in credentials["halls"]:
             out(f"\n  {hall['name']} (hall {hall['id']})")

@@ -1,0 +1,441 @@
+"""/api/v1: slots with remaining places, appointments, and check-in at the kiosk (§3, §11)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Header, Router, Schema, Status
+
+from hallq.booking import services
+from hallq.booking.models import (
+    ACTIVE_APPOINTMENT_STATES,
+    Appointment,
+    AppointmentState,
+    BookingChannel,
+    Slot,
+    SlotPlace,
+)
+from hallq.booking.selectors import citizen_appointments, materialised_dates, slots_with_remaining
+from hallq.booking.views import appointment_view, slot_view
+from hallq.citizens.auth import CitizenAuth
+from hallq.citizens.models import Citizen
+from hallq.citizens.selectors import citizen_by_id_number, current_agreement
+from hallq.citizens.services import checked_id_number
+from hallq.common import clock
+from hallq.common.api import ERRORS
+from hallq.common.errors import Conflict, InvalidInput, NotFound
+from hallq.halls.api import bearer, principal_of
+from hallq.halls.models import Hall, Service
+from hallq.queueing.tokens import ticket_token
+from hallq.queueing.views import ticket_url, ticket_view
+from hallq.scheduling.domain.calendar import CalendarUnknown
+from hallq.scheduling.domain.window import check_in_window, date_opens_at, date_refusal
+from hallq.scheduling.selectors import (
+    booking_rules,
+    calendar_unknown_message,
+    closed_reason_message,
+    day_plans,
+    refusal_message,
+)
+
+router = Router(tags=["booking"])
+citizen_auth = CitizenAuth()
+
+# How far past the booking window slots are shown (with "opens at …"), so a citizen can see
+# tomorrow's slots before they are released and they exist before the release rush.
+PREVIEW_DAYS = 1
+
+
+class SlotOut(Schema):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    quota: int
+    remaining: int
+    is_open: bool
+
+
+class DayOut(Schema):
+    service_id: int
+    date: date
+    bookable: bool
+    reason: str = Field(description="Why the day cannot be booked now; empty when it can.")
+    message: str
+    opens_at: datetime | None
+    remaining: int
+    slots: list[SlotOut]
+
+
+def _bookable_service(hall_id: int, service_id: int) -> Service:
+    service = (
+        Service.objects.select_related("hall")
+        .filter(pk=service_id, hall_id=hall_id, active=True)
+        .first()
+    )
+    if service is None:
+        if not Hall.objects.filter(pk=hall_id).exists():
+            raise NotFound(_("No such hall."))
+        raise NotFound(_("This hall has no such service."), code="unknown_service")
+    if not service.bookable:
+        raise Conflict(_("This service cannot be booked; take a ticket at the hall."))
+    return service
+
+
+def _days(service: Service, dates: list[date], now: datetime) -> list[dict[str, Any]]:
+    """Each date's bookability and slots; slots of dates in (or just past) the window are
+    materialised on first sight."""
+    zone = service.hall.zone
+    rules = booking_rules(service.pk)
+    window = rules.window
+    today = now.astimezone(zone).date()
+    horizon = today + timedelta(days=window.max_days_ahead + PREVIEW_DAYS)
+    shown = [d for d in dates if today <= d <= horizon]
+    try:
+        plans = day_plans(service=service, dates=shown)
+    except CalendarUnknown as unknown:
+        raise Conflict(calendar_unknown_message(unknown.year), code="calendar_unknown") from None
+    missing = [
+        d
+        for d in shown
+        if plans[d].is_open and d not in materialised_dates(service_id=service.pk, dates=[d])
+    ]
+    if missing:
+        services.slots_materialise(service=service, dates=missing)
+    by_date: dict[date, list[dict[str, Any]]] = {d: [] for d in dates}
+    for slot in slots_with_remaining(service_ids=[service.pk], dates=shown):
+        if slot.is_open:
+            by_date[slot.date].append(slot_view(slot))
+    days = []
+    for d in dates:
+        refusal = date_refusal(d, now, window=window, zone=zone)
+        opens_at = date_opens_at(d, window=window, zone=zone)
+        plan = plans.get(d)
+        reason, message = "", ""
+        if plan is not None and not plan.is_open:
+            reason, message = plan.closed_reason, closed_reason_message(plan.closed_reason)
+        elif refusal is not None:
+            reason, message = (
+                refusal.value,
+                refusal_message(refusal, opens_at, zone=zone, booking_date=d),
+            )
+        slots = [s for s in by_date[d] if s["starts_at"] > now] if not reason else by_date[d]
+        days.append(
+            {
+                "service_id": service.pk,
+                "date": d,
+                "bookable": not reason,
+                "reason": reason,
+                "message": message,
+                "opens_at": opens_at,
+                "remaining": sum(s["remaining"] for s in slots),
+                "slots": slots,
+            }
+        )
+    return days
+
+
+@router.get(
+    "/halls/{hall_id}/services/{service_id}/slots",
+    response={200: DayOut, **ERRORS},
+    auth=None,
+)
+def slots_list(request: HttpRequest, hall_id: int, service_id: int, date: date) -> dict:
+    """A service's slots on one date with the places remaining (public)."""
+    service = _bookable_service(hall_id, service_id)
+    return _days(service, [date], clock.now())[0]
+
+
+@router.get("/halls/{hall_id}/availability", response={200: list[DayOut], **ERRORS}, auth=None)
+def hall_availability(
+    request: HttpRequest, hall_id: int, start: date | None = None, days: int = 7
+) -> list[dict]:
+    """Every bookable service of the hall, day by day from ``start`` (default: today), with
+    the places remaining (public)."""
+    hall = Hall.objects.filter(pk=hall_id).first()
+    if hall is None:
+        raise NotFound(_("No such hall."))
+    if not 1 <= days <= 31:
+        raise InvalidInput(_("Ask for 1 to 31 days."), code="days")
+    now = clock.now()
+    first = start or now.astimezone(hall.zone).date()
+    dates = [first + timedelta(days=n) for n in range(days)]
+    result: list[dict] = []
+    for service in Service.objects.select_related("hall").filter(
+        hall=hall, active=True, bookable=True
+    ):
+        result.extend(_days(service, dates, now))
+    return result
+
+
+class TicketLinkOut(Schema):
+    id: int
+    number: str
+    state: str
+    token: str
+    url: str
+
+
+class AppointmentOut(Schema):
+    id: int
+    booking_code: str
+    hall_id: int
+    hall_name: str
+    hall_address: str
+    service_id: int
+    service_name: str
+    date: date
+    starts_at: datetime
+    ends_at: datetime
+    state: str
+    state_label: str
+    channel: str
+    created_at: datetime
+    cancel_deadline: datetime
+    cancellable: bool
+    late_cancellation: bool
+    check_in_opens_at: datetime
+    check_in_closes_at: datetime
+    ticket: TicketLinkOut | None
+
+
+class AppointmentIn(Schema):
+    slot_id: int
+    channel: BookingChannel = BookingChannel.WEB
+
+
+CITIZEN_CHANNELS = {BookingChannel.WEB, BookingChannel.WECHAT, BookingChannel.API}
+
+
+def _citizen(request: HttpRequest) -> Citizen:
+    citizen: Citizen = request.auth  # type: ignore[attr-defined]
+    return citizen
+
+
+def _may_book(citizen: Citizen) -> None:
+    if not citizen.is_registered:
+        raise Conflict(
+            _("Register your real name and ID number before booking."), code="not_registered"
+        )
+    agreement = current_agreement()
+    if agreement is not None and citizen.agreement_version < agreement.version:
+        raise Conflict(_("Read and accept the booking agreement first."), code="agreement_required")
+
+
+@router.post("/appointments", response={201: AppointmentOut, **ERRORS}, auth=citizen_auth)
+def appointments_book(
+    request: HttpRequest,
+    body: AppointmentIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Status[dict]:
+    """Book a slot. Send an Idempotency-Key header to retry safely: a repeated request gets
+    the first answer and books nothing more."""
+    citizen = _citizen(request)
+    now = clock.now()
+    key = (idempotency_key or "").strip()[:100] or None
+    if key is not None:
+        earlier = services.idempotent_answer(citizen_id=citizen.pk, key=key)
+        if earlier is not None:
+            return Status(201, appointment_view(_load(earlier.pk), now, request))
+    if body.channel not in CITIZEN_CHANNELS:
+        raise InvalidInput(_("Appointments cannot be made on that channel here."), code="channel")
+    _may_book(citizen)
+    slot = Slot.objects.select_related("hall", "service").filter(pk=body.slot_id).first()
+    if slot is None:
+        raise NotFound(_("No such slot."), code="unknown_slot")
+    if not (slot.service.bookable and slot.service.active):
+        raise Conflict(_("This service cannot be booked; take a ticket at the hall."))
+    if not slot.is_open:
+        raise Conflict(_("This slot is closed. Please choose another time."), code="slot_closed")
+    zone = slot.hall.zone
+    refusal = date_refusal(slot.date, now, window=booking_rules(slot.service_id).window, zone=zone)
+    if refusal is not None:
+        opens_at = date_opens_at(slot.date, window=booking_rules(slot.service_id).window, zone=zone)
+        raise Conflict(
+            refusal_message(refusal, opens_at, zone=zone, booking_date=slot.date),
+            code=refusal.value,
+        )
+    if slot.starts_at <= now:
+        raise Conflict(
+            _("This slot has already begun. Please choose a later one."), code="slot_started"
+        )
+    # Losers of a rush learn "full" here without taking a lock; the claim inside the
+    # transaction is what decides.
+    if not SlotPlace.objects.filter(slot=slot, appointment=None).exists():
+        raise services.SlotFull(_("This slot is full. Please choose another time."))
+    appointment = services.appointment_book(
+        citizen=citizen, slot=slot, channel=body.channel, now=now, idempotency_key=key
+    )
+    return Status(201, appointment_view(_load(appointment.pk), now, request))
+
+
+def _load(appointment_id: int) -> Appointment:
+    return Appointment.objects.select_related("hall", "service", "ticket").get(pk=appointment_id)
+
+
+@router.get("/appointments", response={200: list[AppointmentOut], **ERRORS}, auth=citizen_auth)
+def appointments_mine(request: HttpRequest) -> list[dict]:
+    """My appointments, latest first."""
+    now = clock.now()
+    return [
+        appointment_view(a, now, request)
+        for a in citizen_appointments(citizen_id=_citizen(request).pk)
+    ]
+
+
+def _mine(request: HttpRequest, appointment_id: int) -> Appointment:
+    appointment = (
+        Appointment.objects.select_related("hall", "service", "ticket")
+        .filter(pk=appointment_id, citizen=_citizen(request))
+        .first()
+    )
+    if appointment is None:
+        raise NotFound(_("No such appointment."))
+    return appointment
+
+
+@router.get(
+    "/appointments/{appointment_id}", response={200: AppointmentOut, **ERRORS}, auth=citizen_auth
+)
+def appointments_get(request: HttpRequest, appointment_id: int) -> dict:
+    return appointment_view(_mine(request, appointment_id), clock.now(), request)
+
+
+@router.post(
+    "/appointments/{appointment_id}/cancel",
+    response={200: AppointmentOut, **ERRORS},
+    auth=citizen_auth,
+)
+def appointments_cancel(request: HttpRequest, appointment_id: int) -> dict:
+    """Cancel my appointment; its place is free for others at once."""
+    now = clock.now()
+    appointment = services.appointment_cancel(appointment=_mine(request, appointment_id), now=now)
+    return appointment_view(_load(appointment.pk), now, request)
+
+
+class CheckInIn(Schema):
+    id_number: str | None = None
+    booking_code: str | None = None
+
+
+class CheckedInTicketOut(Schema):
+    id: int
+    number: str
+    service_id: int
+    service_name: str
+    state: str
+    kind: str
+    people_ahead: int | None
+    estimated_wait_seconds: int | None
+    starts_at: datetime
+    token: str
+    url: str
+
+
+class CheckInOut(Schema):
+    tickets: list[CheckedInTicketOut]
+
+
+def _appointments_to_check_in(hall: Hall, body: CheckInIn, today: date) -> list[Appointment]:
+    """Today's appointments in this hall named by an ID number or a booking code, or a clear
+    refusal saying where and when the citizen's appointment really is."""
+    base = Appointment.objects.select_related("hall", "service", "ticket")
+    if body.booking_code:
+        code = "".join(ch for ch in body.booking_code if ch.isdigit())
+        found = list(base.filter(booking_code=code))
+    else:
+        id_number = checked_id_number(body.id_number or "", today=today)
+        citizen = citizen_by_id_number(id_number)
+        found = (
+            []
+            if citizen is None
+            else list(
+                base.filter(citizen=citizen, state__in=ACTIVE_APPOINTMENT_STATES, date__gte=today)
+            )
+        )
+    if not found:
+        raise NotFound(
+            _("No appointment was found. Please check and try again."), code="no_appointment"
+        )
+    here = [a for a in found if a.hall_id == hall.pk and a.date == today]
+    if not here:
+        other = found[0]
+        if other.hall_id != hall.pk:
+            raise Conflict(
+                _("Your appointment is at %(hall)s on %(date)s, not in this hall.")
+                % {"hall": other.hall.name, "date": other.date.isoformat()},
+                code="other_hall",
+            )
+        raise Conflict(
+            _("Your appointment is on %(date)s, not today.") % {"date": other.date.isoformat()},
+            code="other_day",
+        )
+    active = [a for a in here if a.state in ACTIVE_APPOINTMENT_STATES]
+    if not active:
+        raise Conflict(
+            _("This appointment cannot be checked in: it is %(state)s.")
+            % {"state": here[0].get_state_display()},
+            code="wrong_state",
+        )
+    return active
+
+
+@router.post("/halls/{hall_id}/check-in", response={200: CheckInOut, **ERRORS}, auth=bearer)
+def check_in(request: HttpRequest, hall_id: int, body: CheckInIn) -> dict:
+    """Check in today's appointment(s) at the kiosk by ID number or booking code: each becomes
+    an appointment ticket (§3.7). Checking in again returns the same ticket."""
+    principal_of(request).require_kiosk_or_staff_of(hall_id)
+    if bool(body.id_number) == bool(body.booking_code):
+        raise InvalidInput(_("Enter either an ID number or a booking code."), code="check_in_input")
+    hall = Hall.objects.filter(pk=hall_id).first()
+    if hall is None:
+        raise NotFound(_("No such hall."))
+    now = clock.now()
+    zone = hall.zone
+    appointments = _appointments_to_check_in(hall, body, now.astimezone(zone).date())
+    tickets = []
+    refusal: Conflict | None = None
+    for appointment in appointments:
+        rules = booking_rules(appointment.service_id)
+        opens, closes = check_in_window(
+            appointment.starts_at,
+            appointment.ends_at,
+            before=rules.check_in_before,
+            after=rules.check_in_after,
+        )
+        if appointment.state == AppointmentState.BOOKED and now < opens:
+            refusal = Conflict(
+                _("Check-in for your %(time)s appointment opens at %(opens)s.")
+                % {
+                    "time": appointment.starts_at.astimezone(zone).strftime("%H:%M"),
+                    "opens": opens.astimezone(zone).strftime("%H:%M"),
+                },
+                code="check_in_not_open",
+            )
+            continue
+        if appointment.state == AppointmentState.BOOKED and now > closes:
+            refusal = Conflict(
+                _("Check-in for your %(time)s appointment closed at %(closes)s.")
+                % {
+                    "time": appointment.starts_at.astimezone(zone).strftime("%H:%M"),
+                    "closes": closes.astimezone(zone).strftime("%H:%M"),
+                },
+                code="check_in_closed",
+            )
+            continue
+        ticket = services.appointment_check_in(appointment=appointment, hall=hall, now=now)
+        view = ticket_view(ticket, now)
+        tickets.append(
+            {
+                **view,
+                "starts_at": appointment.starts_at,
+                "token": ticket_token(ticket.pk),
+                "url": ticket_url(ticket.pk, request),
+            }
+        )
+    if not tickets:
+        assert refusal is not None
+        raise refusal
+    return {"tickets": tickets}

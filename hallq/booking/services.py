@@ -1,0 +1,369 @@
+"""Every change to slots and appointments (§3.5–3.9). Each call is one transaction.
+
+Interfaces check input and who is asking first; these functions decide only what depends on
+the current state, atomically:
+- a slot's quota is its place rows, claimed one at a time under ``SKIP LOCKED`` (``locks.py``);
+- a citizen's limits (K active, one per service and day, the blacklist) are read under the
+  citizen's row lock, with the unique constraint ``one_active_appointment_per_service_day``
+  behind it;
+- state changes are conditional updates that match only the state they expect.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from hallq.booking import locks
+from hallq.booking.models import (
+    Appointment,
+    AppointmentState,
+    IdempotencyRecord,
+    Slot,
+    SlotPlace,
+)
+from hallq.booking.selectors import active_appointment_count, materialised_dates
+from hallq.citizens.locks import lock_citizen
+from hallq.citizens.models import Citizen, ViolationKind
+from hallq.citizens.selectors import blacklisted_until
+from hallq.citizens.services import violation_record
+from hallq.common.errors import Conflict
+from hallq.halls.models import Hall, Service
+from hallq.queueing.domain.model import TicketKind
+from hallq.queueing.models import Channel, Ticket
+from hallq.queueing.services import ticket_issue
+from hallq.scheduling.domain.calendar import CalendarUnknown
+from hallq.scheduling.domain.window import cancel_deadline, check_in_window
+from hallq.scheduling.selectors import booking_rules, day_plans
+
+BOOKING_CODE_DIGITS = 10
+
+
+class SlotFull(Conflict):
+    code = "slot_full"
+
+
+# -- slots ------------------------------------------------------------------------------------
+
+
+def slots_materialise(*, service: Service, dates: Sequence[date]) -> None:
+    """Make the slot and place rows of these dates match the schedule. Idempotent, and safe to
+    run from several processes at once: rows are created with ON CONFLICT DO NOTHING, quotas
+    change by adding place numbers or deleting free places above the quota.
+
+    A slot the schedule no longer has is closed to new bookings (``is_open=False``); the
+    appointments it holds stay. Raises ``CalendarUnknown`` for a year nobody confirmed.
+    """
+    plans = day_plans(service=service, dates=dates)
+    with transaction.atomic():
+        existing = {
+            slot.starts_at.astimezone(UTC): slot
+            for slot in Slot.objects.filter(service=service, date__in=list(plans))
+        }
+        wanted = {
+            spec.starts_at.astimezone(UTC): (plan.date, spec)
+            for plan in plans.values()
+            if plan.is_open
+            for spec in plan.slots
+        }
+        Slot.objects.bulk_create(
+            [
+                Slot(
+                    hall_id=service.hall_id,
+                    service=service,
+                    date=day,
+                    starts_at=spec.starts_at,
+                    ends_at=spec.ends_at,
+                    quota=spec.quota,
+                )
+                for starts_at, (day, spec) in wanted.items()
+                if starts_at not in existing
+            ],
+            ignore_conflicts=True,
+        )
+        slots = {
+            slot.starts_at.astimezone(UTC): slot
+            for slot in Slot.objects.filter(service=service, date__in=list(plans))
+        }
+        places: list[SlotPlace] = []
+        for starts_at, slot in slots.items():
+            entry = wanted.get(starts_at)
+            if entry is None:
+                if slot.is_open:
+                    Slot.objects.filter(pk=slot.pk).update(is_open=False)
+                continue
+            spec = entry[1]
+            if not slot.is_open or slot.quota != spec.quota or slot.ends_at != spec.ends_at:
+                Slot.objects.filter(pk=slot.pk).update(
+                    is_open=True, quota=spec.quota, ends_at=spec.ends_at
+                )
+            # Free places above a lowered quota go; taken ones stay with their appointments.
+            SlotPlace.objects.filter(slot=slot, number__gt=spec.quota, appointment=None).delete()
+            places.extend(
+                SlotPlace(slot=slot, number=number) for number in range(1, spec.quota + 1)
+            )
+        SlotPlace.objects.bulk_create(places, ignore_conflicts=True, batch_size=2000)
+
+
+# -- booking ----------------------------------------------------------------------------------
+
+
+def _new_booking_code() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(BOOKING_CODE_DIGITS))
+
+
+def idempotent_answer(*, citizen_id: int, key: str) -> Appointment | None:
+    """The appointment an earlier request with this key booked, if any."""
+    record = (
+        IdempotencyRecord.objects.filter(citizen_id=citizen_id, key=key)
+        .select_related("appointment")
+        .first()
+    )
+    return record.appointment if record is not None else None
+
+
+def appointment_book(
+    *,
+    citizen: Citizen,
+    slot: Slot,
+    channel: str,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> Appointment:
+    """Book one place of ``slot`` for ``citizen`` (§3.4, §3.5).
+
+    The interface has checked the slot is bookable now (window, not started, citizen
+    registered and agreed). Raises ``SlotFull`` when no place is free, ``Conflict`` for the
+    citizen's limits. With an idempotency key, a request repeated after success returns the
+    first answer; repeated while the first is still running, it waits for it.
+    """
+    today = now.astimezone(slot.hall.zone).date()
+    with transaction.atomic():
+        record = None
+        if idempotency_key:
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        citizen=citizen, key=idempotency_key, created_at=now
+                    )
+            except IntegrityError:
+                earlier = idempotent_answer(citizen_id=citizen.pk, key=idempotency_key)
+                if earlier is None:
+                    raise Conflict(
+                        _("This request is already being processed."), code="in_progress"
+                    ) from None
+                return earlier
+        lock_citizen(citizen.pk)
+        until = blacklisted_until(citizen_id=citizen.pk, now=now)
+        if until is not None:
+            raise Conflict(
+                _("You cannot book until %(date)s because of missed appointments.")
+                % {"date": until.astimezone(slot.hall.zone).strftime("%Y-%m-%d")},
+                code="blacklisted",
+            )
+        if Appointment.objects.filter(
+            citizen=citizen,
+            service_id=slot.service_id,
+            date=slot.date,
+            state__in=[AppointmentState.BOOKED, AppointmentState.CHECKED_IN],
+        ).exists():
+            raise Conflict(
+                _("You already have an appointment for this service on that day."),
+                code="already_booked",
+            )
+        limit = settings.HALLQ_MAX_ACTIVE_APPOINTMENTS
+        if active_appointment_count(citizen_id=citizen.pk, today=today) >= limit:
+            raise Conflict(
+                _("You already have %(count)d active appointments, the most allowed.")
+                % {"count": limit},
+                code="too_many_appointments",
+            )
+        place_id = locks.claim_free_place(slot.pk)
+        if place_id is None:
+            raise SlotFull(_("This slot is full. Please choose another time."))
+        appointment = _create_with_unique_code(citizen, slot, channel, now)
+        SlotPlace.objects.filter(pk=place_id).update(appointment=appointment)
+        if record is not None:
+            record.appointment = appointment
+            record.save(update_fields=["appointment"])
+    return appointment
+
+
+def _create_with_unique_code(
+    citizen: Citizen, slot: Slot, channel: str, now: datetime
+) -> Appointment:
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Appointment.objects.create(
+                    citizen=citizen,
+                    hall_id=slot.hall_id,
+                    service_id=slot.service_id,
+                    slot=slot,
+                    date=slot.date,
+                    starts_at=slot.starts_at,
+                    ends_at=slot.ends_at,
+                    channel=channel,
+                    booking_code=_new_booking_code(),
+                    created_at=now,
+                )
+        except IntegrityError as error:
+            if "booking_code" not in str(error):
+                raise Conflict(
+                    _("You already have an appointment for this service on that day."),
+                    code="already_booked",
+                ) from error
+    raise RuntimeError("no free booking code after 5 attempts")
+
+
+def appointment_cancel(*, appointment: Appointment, now: datetime) -> Appointment:
+    """Cancel a booked appointment; its place returns to the pool at once (§3.6).
+
+    Refused once the slot has started. After the cut-off (when one is set) the cancellation
+    still goes through but counts one violation (§3.8).
+    """
+    rules = booking_rules(appointment.service_id)
+    if now >= appointment.starts_at:
+        raise Conflict(
+            _("The appointment has started and can no longer be cancelled."), code="too_late"
+        )
+    late = rules.cancel_cutoff.total_seconds() > 0 and now > cancel_deadline(
+        appointment.starts_at, cutoff=rules.cancel_cutoff
+    )
+    with transaction.atomic():
+        citizen = lock_citizen(appointment.citizen_id)
+        changed = Appointment.objects.filter(
+            pk=appointment.pk, state=AppointmentState.BOOKED
+        ).update(state=AppointmentState.CANCELLED, cancelled_at=now)
+        if not changed:
+            raise Conflict(_("Only a booked appointment can be cancelled."), code="wrong_state")
+        quota = Slot.objects.values_list("quota", flat=True).get(pk=appointment.slot_id)
+        SlotPlace.objects.filter(appointment=appointment, number__gt=quota).delete()
+        SlotPlace.objects.filter(appointment=appointment).update(appointment=None)
+        if late:
+            violation_record(
+                citizen=citizen,
+                kind=ViolationKind.LATE_CANCELLATION,
+                appointment_id=appointment.pk,
+                now=now,
+            )
+    appointment.refresh_from_db()
+    return appointment
+
+
+# -- check-in and no-shows --------------------------------------------------------------------
+
+
+def appointment_check_in(*, appointment: Appointment, hall: Hall, now: datetime) -> Ticket:
+    """Turn a booked appointment of today into an appointment ticket (§3.7, §4.3).
+
+    Checking in again returns the ticket already given (a kiosk pressed twice prints the same
+    ticket). The interface has checked the hall, the day and the check-in window.
+    """
+    with transaction.atomic():
+        changed = Appointment.objects.filter(
+            pk=appointment.pk, state=AppointmentState.BOOKED
+        ).update(state=AppointmentState.CHECKED_IN, checked_in_at=now)
+        if not changed:
+            current = Appointment.objects.select_related("ticket").get(pk=appointment.pk)
+            if current.state == AppointmentState.CHECKED_IN and current.ticket is not None:
+                return current.ticket
+            raise Conflict(
+                _("This appointment cannot be checked in: it is %(state)s.")
+                % {"state": current.get_state_display()},
+                code="wrong_state",
+            )
+        ticket = ticket_issue(
+            hall=hall,
+            service=appointment.service,
+            channel=Channel.APPOINTMENT,
+            now=now,
+            kind=TicketKind.APPOINTMENT,
+            slot_start=appointment.starts_at,
+        )
+        Appointment.objects.filter(pk=appointment.pk).update(ticket=ticket)
+    return ticket
+
+
+def appointments_mark_no_shows(*, now: datetime, limit: int = 500) -> int:
+    """Appointments whose check-in window has closed unattended become no-shows, each
+    counting one violation (§3.8, §3.9). Idempotent; several workers may run it at once."""
+    marked = 0
+    candidates = list(
+        Appointment.objects.filter(state=AppointmentState.BOOKED, ends_at__lt=now)
+        .order_by("ends_at")
+        .values_list("pk", "citizen_id", "service_id", "starts_at", "ends_at")[:limit]
+    )
+    for pk, citizen_id, service_id, starts_at, ends_at in candidates:
+        rules = booking_rules(service_id)
+        _, closes = check_in_window(
+            starts_at, ends_at, before=rules.check_in_before, after=rules.check_in_after
+        )
+        if closes > now:
+            continue
+        with transaction.atomic():
+            citizen = lock_citizen(citizen_id)
+            changed = Appointment.objects.filter(pk=pk, state=AppointmentState.BOOKED).update(
+                state=AppointmentState.NO_SHOW, no_show_at=now
+            )
+            if changed:
+                violation_record(
+                    citizen=citizen, kind=ViolationKind.NO_SHOW, appointment_id=pk, now=now
+                )
+                marked += 1
+    return marked
+
+
+def appointments_settle(*, now: datetime) -> int:
+    """Checked-in appointments whose ticket was served become done."""
+    return Appointment.objects.filter(
+        state=AppointmentState.CHECKED_IN, ticket__state="done"
+    ).update(state=AppointmentState.DONE)
+
+
+def slots_resync(*, service_ids: Sequence[int] | None, now: datetime) -> int:
+    """After a schedule change: bring the already materialised slots of today and later in
+    line with it. ``None`` means every service (a calendar change)."""
+    slots = Slot.objects.filter(date__gte=(now - timedelta(days=1)).date())
+    if service_ids is not None:
+        slots = slots.filter(service_id__in=service_ids)
+    dates_by_service: dict[int, set[date]] = {}
+    for service_id, day in slots.values_list("service_id", "date").distinct():
+        dates_by_service.setdefault(service_id, set()).add(day)
+    for service in Service.objects.select_related("hall").filter(pk__in=list(dates_by_service)):
+        today = now.astimezone(service.hall.zone).date()
+        dates = sorted(d for d in dates_by_service[service.pk] if d >= today)
+        try:
+            slots_materialise(service=service, dates=dates)
+        except CalendarUnknown:
+            continue
+    return len(dates_by_service)
+
+
+def slots_prepare(*, now: datetime) -> int:
+    """Materialise the slots of every date in (or one day past) each bookable service's
+    window, so the rush at a release time finds them ready. Returns the dates prepared."""
+    prepared = 0
+    for service in Service.objects.select_related("hall").filter(active=True, bookable=True):
+        window = booking_rules(service.pk).window
+        today = now.astimezone(service.hall.zone).date()
+        dates = [
+            today + timedelta(days=n)
+            for n in range(window.min_days_ahead, window.max_days_ahead + 2)
+        ]
+        missing = [
+            d for d in dates if d not in materialised_dates(service_id=service.pk, dates=dates)
+        ]
+        if not missing:
+            continue
+        try:
+            slots_materialise(service=service, dates=missing)
+        except CalendarUnknown:
+            continue
+        prepared += len(missing)
+    return prepared

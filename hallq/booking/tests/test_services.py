@@ -1,0 +1,123 @@
+"""Booking services on the real database: cancel, check-in, no-shows and the blacklist."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from hallq.booking import services
+from hallq.booking.models import Appointment, AppointmentState, SlotPlace
+from hallq.booking.tests.factories import make_citizen, make_slot
+from hallq.citizens.models import BlacklistEntry, Violation
+from hallq.common.errors import Conflict
+from hallq.queueing.domain.model import TicketKind
+from hallq.queueing.models import Channel, Ticket
+from hallq.queueing.services import ticket_issue
+from hallq.queueing.tests.factories import at, make_hall, make_service
+from hallq.scheduling.models import BookingRules
+
+pytestmark = pytest.mark.django_db
+
+NOW = at(10, 0)
+
+
+def test_cancel_returns_the_place_at_once():
+    service = make_service(make_hall(), "A")
+    slot = make_slot(service, at(9, 0, day=3), quota=1)
+    first = services.appointment_book(
+        citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW
+    )
+    second = make_citizen(2, now=NOW)
+    with pytest.raises(services.SlotFull):
+        services.appointment_book(citizen=second, slot=slot, channel="web", now=NOW)
+
+    cancelled = services.appointment_cancel(appointment=first, now=NOW)
+
+    assert cancelled.state == AppointmentState.CANCELLED
+    again = services.appointment_book(citizen=second, slot=slot, channel="web", now=NOW)
+    assert again.state == AppointmentState.BOOKED
+    assert SlotPlace.objects.get(slot=slot).appointment_id == again.pk
+
+
+def test_cancel_after_the_slot_started_is_refused_and_changes_nothing():
+    service = make_service(make_hall(), "A")
+    slot = make_slot(service, at(9, 0, day=3), quota=1)
+    appointment = services.appointment_book(
+        citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW
+    )
+    with pytest.raises(Conflict) as refusal:
+        services.appointment_cancel(appointment=appointment, now=at(9, 1, day=3))
+    assert refusal.value.code == "too_late"
+    assert Appointment.objects.get(pk=appointment.pk).state == AppointmentState.BOOKED
+
+
+def test_a_late_cancellation_counts_one_violation():
+    service = make_service(make_hall(), "A")
+    BookingRules.objects.create(service=service, cancel_cutoff_minutes=120)
+    slot = make_slot(service, at(9, 0, day=3), quota=1)
+    appointment = services.appointment_book(
+        citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW
+    )
+    services.appointment_cancel(appointment=appointment, now=at(8, 0, day=3))
+    assert Violation.objects.get().kind == "late_cancellation"
+    assert SlotPlace.objects.get(slot=slot).appointment_id is None
+
+
+def test_check_in_issues_an_appointment_ticket_once():
+    hall = make_hall()
+    service = make_service(hall, "A")
+    slot = make_slot(service, at(9, 0, day=3), quota=2)
+    appointment = services.appointment_book(
+        citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW
+    )
+    ticket = services.appointment_check_in(appointment=appointment, hall=hall, now=at(8, 30, day=3))
+    assert ticket.kind == TicketKind.APPOINTMENT
+    assert ticket.channel == Channel.APPOINTMENT
+    assert ticket.slot_start == slot.starts_at
+    assert ticket.number == "A001"
+    again = services.appointment_check_in(appointment=appointment, hall=hall, now=at(8, 31, day=3))
+    assert again.pk == ticket.pk
+    assert Ticket.objects.count() == 1
+    stored = Appointment.objects.get(pk=appointment.pk)
+    assert (stored.state, stored.ticket_id) == (AppointmentState.CHECKED_IN, ticket.pk)
+
+
+def test_unattended_appointments_become_no_shows_when_check_in_closes():
+    hall = make_hall()
+    service = make_service(hall, "A")
+    slot = make_slot(service, at(9, 0, day=3), quota=2, minutes=30)
+    appointment = services.appointment_book(
+        citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW
+    )
+    # The window closes 15 minutes after the slot's end (09:30 + 15).
+    assert services.appointments_mark_no_shows(now=at(9, 44, day=3)) == 0
+    assert services.appointments_mark_no_shows(now=at(9, 46, day=3)) == 1
+    assert services.appointments_mark_no_shows(now=at(9, 47, day=3)) == 0
+    stored = Appointment.objects.get(pk=appointment.pk)
+    assert stored.state == AppointmentState.NO_SHOW
+    assert Violation.objects.get().appointment_id == appointment.pk
+
+
+def test_three_no_shows_blacklist_the_citizen_who_then_cannot_book_but_can_take_tickets():
+    hall = make_hall()
+    service = make_service(hall, "A")
+    citizen = make_citizen(1, now=NOW)
+    for day in (3, 4, 5):
+        slot = make_slot(service, at(9, 0, day=day), quota=1)
+        services.appointment_book(
+            citizen=citizen, slot=slot, channel="web", now=at(10, 0, day=day - 1)
+        )
+        services.appointments_mark_no_shows(now=at(12, 0, day=day))
+    entry = BlacklistEntry.objects.get(citizen=citizen)
+    assert entry.automatic
+    assert entry.ends_at == at(12, 0, day=5) + timedelta(days=90)
+
+    later = make_slot(service, at(9, 0, day=7), quota=1)
+    with pytest.raises(Conflict) as refusal:
+        services.appointment_book(citizen=citizen, slot=later, channel="web", now=at(10, 0, day=6))
+    assert refusal.value.code == "blacklisted"
+    assert "2026-06-03" in str(refusal.value.message)
+    assert not Appointment.objects.filter(slot=later).exists()
+    walk_in = ticket_issue(hall=hall, service=service, channel=Channel.KIOSK, now=at(10, 0, day=6))
+    assert walk_in.number == "A001"
