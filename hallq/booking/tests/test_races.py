@@ -125,3 +125,23 @@ def test_cancelling_while_others_rush_never_exceeds_the_quota():
     assert booked <= 3
     assert SlotPlace.objects.filter(slot=slot).count() == 3
     assert SlotPlace.objects.filter(slot=slot, appointment__isnull=False).count() == booked
+
+
+def test_materialising_the_same_day_from_many_processes_makes_one_set_of_places():
+    from datetime import date, time
+
+    from hallq.booking.models import Slot
+    from hallq.scheduling.models import SlotTemplate
+
+    service = make_service(make_hall(), "A")
+    for hour in (9, 10, 11):
+        SlotTemplate.objects.create(
+            service=service, weekday=1, start=time(hour, 0), end=time(hour, 30), quota=20
+        )
+
+    def materialise(_: int) -> None:
+        services.slots_materialise(service=service, dates=[date(2026, 3, 3)])
+
+    race(8, materialise)
+    assert Slot.objects.filter(service=service).count() == 3
+    assert SlotPlace.objects.filter(slot__service=service).count() == 60

@@ -10,6 +10,7 @@ from hallq.booking import services
 from hallq.booking.models import Appointment, AppointmentState, SlotPlace
 from hallq.booking.tests.factories import make_citizen, make_slot
 from hallq.citizens.models import BlacklistEntry, Violation
+from hallq.common import clock
 from hallq.common.errors import Conflict
 from hallq.queueing.domain.model import TicketKind
 from hallq.queueing.models import Channel, Ticket
@@ -121,3 +122,72 @@ def test_three_no_shows_blacklist_the_citizen_who_then_cannot_book_but_can_take_
     assert not Appointment.objects.filter(slot=later).exists()
     walk_in = ticket_issue(hall=hall, service=service, channel=Channel.KIOSK, now=at(10, 0, day=6))
     assert walk_in.number == "A001"
+
+
+def _service_with_template(quota: int = 3):  # type: ignore[no-untyped-def]
+    from datetime import time
+
+    from hallq.scheduling.models import SlotTemplate
+
+    service = make_service(make_hall(), "A")
+    template = SlotTemplate.objects.create(
+        service=service, weekday=1, start=time(9, 0), end=time(9, 30), quota=quota
+    )
+    return service, template
+
+
+def test_slots_are_materialised_from_the_schedule_once():
+    from datetime import date
+
+    from hallq.booking.models import Slot
+
+    service, _ = _service_with_template()
+    tuesday = date(2026, 3, 3)
+    services.slots_materialise(service=service, dates=[tuesday])
+    services.slots_materialise(service=service, dates=[tuesday])
+    slot = Slot.objects.get(service=service)
+    assert (slot.starts_at, slot.quota, slot.is_open) == (at(9, 0, day=3), 3, True)
+    assert sorted(SlotPlace.objects.filter(slot=slot).values_list("number", flat=True)) == [1, 2, 3]
+
+
+def test_a_quota_change_in_the_schedule_reaches_materialised_slots_but_keeps_bookings(monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    from datetime import date
+
+    from hallq.booking.models import Slot
+
+    service, template = _service_with_template(quota=3)
+    services.slots_materialise(service=service, dates=[date(2026, 3, 3)])
+    slot = Slot.objects.select_related("hall", "service").get(service=service)
+    booked = [
+        services.appointment_book(citizen=make_citizen(n, now=NOW), slot=slot, channel="web", now=NOW)
+        for n in range(2)
+    ]
+    template.quota = 1  # saving re-syncs the slots already materialised (booking.signals)
+    template.save()
+    slot.refresh_from_db()
+    assert slot.quota == 1
+    assert SlotPlace.objects.filter(slot=slot).count() == 2  # both booked places stay
+    assert SlotPlace.objects.filter(slot=slot, appointment=None).count() == 0
+    services.appointment_cancel(appointment=booked[1], now=NOW)
+    # The place above the new quota goes with the cancellation instead of returning.
+    assert SlotPlace.objects.filter(slot=slot).count() == 1
+    template.quota = 4
+    template.save()
+    assert SlotPlace.objects.filter(slot=slot, appointment=None).count() == 3
+
+
+def test_closing_the_day_closes_its_slots_to_new_bookings(monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+    from datetime import date
+
+    from hallq.booking.models import Slot
+    from hallq.scheduling.models import DateOverride
+
+    service, _ = _service_with_template()
+    services.slots_materialise(service=service, dates=[date(2026, 3, 3)])
+    DateOverride.objects.create(service=service, date=date(2026, 3, 3), kind="close_day")
+    slot = Slot.objects.select_related("hall", "service").get(service=service)
+    assert slot.is_open is False
+    with pytest.raises(services.SlotFull):
+        services.appointment_book(citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW)

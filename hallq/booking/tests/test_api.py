@@ -1,0 +1,275 @@
+"""The booking API end to end on the real database, at fixed moments of the hall's day."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+
+from hallq.booking.demo import load_booking_demo
+from hallq.booking.models import Appointment, AppointmentState, Slot
+from hallq.booking.tests.factories import id_number_for, make_citizen
+from hallq.citizens.models import Agreement
+from hallq.citizens.services import blacklist_add, citizen_token_issue
+from hallq.common import clock
+from hallq.halls.models import Service
+from hallq.scheduling.models import DateOverride
+
+pytestmark = pytest.mark.django_db
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def moment(day: int, hour: int, minute: int = 0, month: int = 3, year: int = 2026) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def halls(demo: dict[str, Any]) -> list[dict[str, Any]]:
+    load_booking_demo(now=moment(1, 9))
+    return demo["halls"]
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Set the moment the API reads as now."""
+
+    def set_now(when: datetime) -> None:
+        monkeypatch.setattr(clock, "now", lambda: when)
+
+    set_now(moment(2, 10))  # Monday 2 March 2026, 10:00 in the hall
+    return set_now
+
+
+def service_of(hall: dict[str, Any], prefix: str) -> Service:
+    return Service.objects.get(hall_id=hall["id"], prefix=prefix)
+
+
+def citizen_client(index: int = 1, **extra: Any) -> tuple[Client, Any]:
+    citizen = make_citizen(index, now=moment(1, 9), **extra)
+    Agreement.objects.filter(version__gt=1).delete()
+    token = citizen_token_issue(citizen=citizen, now=clock.now())
+    return Client(headers={"authorization": f"Bearer {token}"}), citizen
+
+
+def slots(client: Client, hall: dict[str, Any], service: Service, day: str) -> dict[str, Any]:
+    response = client.get(f"/api/v1/halls/{hall['id']}/services/{service.pk}/slots?date={day}")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def book(client: Client, slot_id: int, key: str | None = None) -> Any:
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post(
+        "/api/v1/appointments", {"slot_id": slot_id}, content_type="application/json", headers=headers
+    )
+
+
+def test_tomorrows_slots_show_their_places_and_the_day_after_is_not_offered(halls, at):
+    hall = halls[0]
+    service = service_of(hall, "A")
+    tomorrow = slots(Client(), hall, service, "2026-03-03")
+    assert tomorrow["bookable"] is True
+    assert [s["remaining"] for s in tomorrow["slots"]] == [6] * 13
+    assert tomorrow["remaining"] == 78
+    later = slots(Client(), hall, service, "2026-03-04")
+    assert later["bookable"] is False
+    assert later["reason"] == "too_far"
+    assert later["message"]
+
+
+def test_before_the_release_time_the_day_says_when_it_opens(halls, at):
+    at(moment(2, 7, 59))
+    day = slots(Client(), halls[0], service_of(halls[0], "A"), "2026-03-03")
+    assert (day["bookable"], day["reason"]) == (False, "not_yet_open")
+    assert "08:00" in day["message"]
+    at(moment(2, 8, 0))
+    assert slots(Client(), halls[0], service_of(halls[0], "A"), "2026-03-03")["bookable"] is True
+
+
+def test_a_public_holiday_and_a_sunday_are_closed(halls, at):
+    service = service_of(halls[1], "C")  # books a week ahead
+    at(moment(1, 10, month=10))
+    holiday = slots(Client(), halls[1], service, "2026-10-02")
+    assert (holiday["bookable"], holiday["reason"], holiday["slots"]) == (False, "holiday", [])
+    assert "节假日" in holiday["message"] or holiday["message"]
+
+
+def test_a_year_the_calendar_does_not_know_is_refused_clearly(halls, at):
+    at(moment(30, 10, month=12))
+    response = Client().get(
+        f"/api/v1/halls/{halls[0]['id']}/services/{service_of(halls[0], 'C').pk}/slots"
+        "?date=2027-01-04"
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "calendar_unknown"
+    assert "2027" in response.json()["message"]
+
+
+def test_book_then_cancel_returns_the_place(halls, at):
+    hall = halls[0]
+    service = service_of(hall, "A")
+    client, citizen = citizen_client()
+    first = slots(client, hall, service, "2026-03-03")["slots"][0]
+
+    response = book(client, first["id"])
+
+    assert response.status_code == 201, response.content
+    appointment = response.json()
+    assert appointment["state"] == "booked"
+    assert len(appointment["booking_code"]) == 10
+    assert slots(client, hall, service, "2026-03-03")["slots"][0]["remaining"] == 5
+    mine = client.get("/api/v1/appointments").json()
+    assert [a["id"] for a in mine] == [appointment["id"]]
+
+    cancelled = client.post(f"/api/v1/appointments/{appointment['id']}/cancel")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["state"] == "cancelled"
+    assert slots(client, hall, service, "2026-03-03")["slots"][0]["remaining"] == 6
+
+
+def test_a_retry_with_the_same_idempotency_key_books_once(halls, at):
+    hall = halls[0]
+    client, citizen = citizen_client()
+    slot = slots(client, hall, service_of(hall, "A"), "2026-03-03")["slots"][0]
+    first = book(client, slot["id"], key="abc-123")
+    again = book(client, slot["id"], key="abc-123")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.json()["id"] == again.json()["id"]
+    assert Appointment.objects.filter(citizen=citizen).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("prepare", "status", "code"),
+    [
+        ("unknown_slot", 404, "unknown_slot"),
+        ("closed_slot", 409, "slot_closed"),
+        ("past", 409, "past"),
+        ("not_registered", 409, "not_registered"),
+        ("new_agreement", 409, "agreement_required"),
+        ("blacklisted", 409, "blacklisted"),
+    ],
+)
+def test_bookings_that_cannot_be_made_are_refused_clearly_and_change_nothing(
+    halls, at, prepare, status, code
+):
+    hall = halls[0]
+    service = service_of(hall, "A")
+    client, citizen = citizen_client(registered=prepare != "not_registered")
+    slot_id = slots(client, hall, service, "2026-03-03")["slots"][0]["id"]
+    if prepare == "unknown_slot":
+        slot_id = 10**9
+    elif prepare == "closed_slot":
+        DateOverride.objects.create(service=service, date="2026-03-03", kind="close_day")
+    elif prepare == "past":
+        at(moment(4, 10))
+    elif prepare == "new_agreement":
+        Agreement.objects.create(version=2, title="v2", text="…", published_at=moment(2, 9))
+    elif prepare == "blacklisted":
+        blacklist_add(citizen=citizen, days=30, reason="测试", by_user_id=None, now=moment(2, 9))
+
+    response = book(client, slot_id)
+
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["code"] == code
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in body["message"])  # said in Chinese
+    if prepare == "blacklisted":
+        assert "2026-04-01" in body["message"]
+    assert not Appointment.objects.exists()
+
+
+def test_errors_are_in_english_for_an_english_page(halls, at):
+    client, _ = citizen_client()
+    response = client.post(
+        "/api/v1/appointments",
+        {"slot_id": 10**9},
+        content_type="application/json",
+        headers={"accept-language": "en"},
+    )
+    assert response.json()["message"] == "No such slot."
+
+
+def kiosk(hall: dict[str, Any]) -> Client:
+    return Client(headers={"authorization": f"Bearer {hall['kiosk_token']}"})
+
+
+def check_in(hall: dict[str, Any], **body: str) -> Any:
+    return kiosk(hall).post(
+        f"/api/v1/halls/{hall['id']}/check-in", body, content_type="application/json"
+    )
+
+
+def test_check_in_at_the_kiosk_by_id_number_and_by_booking_code(halls, at):
+    hall = halls[0]
+    client, citizen = citizen_client()
+    day = slots(client, hall, service_of(hall, "A"), "2026-03-03")
+    appointment = book(client, day["slots"][0]["id"]).json()  # 09:00–09:30
+
+    at(moment(3, 7, 59))
+    early = check_in(hall, booking_code=appointment["booking_code"])
+    assert (early.status_code, early.json()["code"]) == (409, "check_in_not_open")
+    assert "08:00" in early.json()["message"]
+
+    at(moment(3, 8, 30))
+    response = check_in(hall, id_number=id_number_for(1))
+    assert response.status_code == 200, response.content
+    [ticket] = response.json()["tickets"]
+    assert (ticket["number"], ticket["kind"]) == ("A001", "appointment")
+    again = check_in(hall, booking_code=appointment["booking_code"])
+    assert again.json()["tickets"][0]["id"] == ticket["id"]
+    stored = Appointment.objects.get(pk=appointment["id"])
+    assert (stored.state, stored.ticket_id) == (AppointmentState.CHECKED_IN, ticket["id"])
+
+
+@pytest.mark.parametrize(
+    ("where", "status", "code"),
+    [
+        ("bad_check_digit", 400, "id_check_digit"),
+        ("other_hall", 409, "other_hall"),
+        ("other_day", 409, "other_day"),
+        ("too_late", 409, "check_in_closed"),
+        ("nobody", 404, "no_appointment"),
+    ],
+)
+def test_check_in_refusals_say_why(halls, at, where, status, code):
+    client, _ = citizen_client()
+    day = slots(client, halls[0], service_of(halls[0], "A"), "2026-03-03")
+    appointment = book(client, day["slots"][0]["id"]).json()
+    at(moment(3, 8, 30))
+    hall, body = halls[0], {"booking_code": appointment["booking_code"]}
+    if where == "bad_check_digit":
+        body = {"id_number": id_number_for(1)[:-1] + ("0" if id_number_for(1)[-1] != "0" else "1")}
+    elif where == "other_hall":
+        hall = halls[1]
+    elif where == "other_day":
+        at(moment(2, 10))
+    elif where == "too_late":
+        at(moment(3, 9, 46))
+    elif where == "nobody":
+        body = {"booking_code": "0000000000"}
+
+    response = check_in(hall, **body)
+
+    assert response.status_code == status, response.content
+    assert response.json()["code"] == code
+    assert Appointment.objects.get(pk=appointment["id"]).state == AppointmentState.BOOKED
+
+
+def test_the_hall_week_availability_lists_every_bookable_service_and_day(halls, at):
+    response = Client().get(f"/api/v1/halls/{halls[0]['id']}/availability?days=8")
+    assert response.status_code == 200
+    days = response.json()
+    assert len(days) == 5 * 8
+    bookable = {(d["service_id"], d["date"]) for d in days if d["bookable"]}
+    services = {s.prefix: s.pk for s in Service.objects.filter(hall_id=halls[0]["id"])}
+    # Tuesday for everything; 不动产登记 (C) also to next Monday, but not the Sunday.
+    assert (services["A"], "2026-03-03") in bookable
+    assert (services["A"], "2026-03-04") not in bookable
+    assert (services["C"], "2026-03-07") in bookable  # the first hall opens on Saturdays
+    assert (services["C"], "2026-03-08") not in bookable
+    assert (services["C"], "2026-03-09") in bookable
+    assert Slot.objects.filter(service_id=services["C"], date="2026-03-09").count() == 13
