@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import FieldListFilter
+from django.contrib.admin.utils import display_for_value
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -21,6 +24,9 @@ from hallq.halls.models import (
     new_token,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 def administered_hall_ids(request: HttpRequest) -> set[int] | None:
     """The halls this user administers; None means every hall (a superuser)."""
@@ -34,6 +40,35 @@ def administered_hall_ids(request: HttpRequest) -> set[int] | None:
             "hall_id", flat=True
         )
     )
+
+
+def titled_filter(
+    title: StrOrPromise, base: type[FieldListFilter] = admin.RelatedOnlyFieldListFilter
+) -> type[FieldListFilter]:
+    """A list filter under a translated title (a field's own title is its untranslated name).
+    The default offers only the related objects the admin's rows use, so a hall administrator's
+    sidebar names nothing of another hall."""
+
+    class TitledFilter(base):  # type: ignore[valid-type,misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return TitledFilter
+
+
+def labelled(
+    attribute: str, label: StrOrPromise, *, boolean: bool = False
+) -> Callable[[Any, Any], Any]:
+    """A read-only column (or detail field) showing a model attribute under a translated label,
+    for fields whose own label is their untranslated name. Assign it in a ModelAdmin class.
+    Values read as in a list (times in the current zone, "-" for none) on detail pages too."""
+
+    def show(model_admin: Any, row: Any) -> Any:
+        value = getattr(row, attribute)
+        return value if boolean else display_for_value(value, "-")
+
+    return admin.display(description=label, ordering=attribute, boolean=boolean)(show)
 
 
 class HallScopedAdmin(admin.ModelAdmin):
