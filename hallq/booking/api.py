@@ -97,11 +97,8 @@ def _days(service: Service, dates: list[date], now: datetime) -> list[dict[str, 
         plans = day_plans(service=service, dates=shown)
     except CalendarUnknown as unknown:
         raise Conflict(calendar_unknown_message(unknown.year), code="calendar_unknown") from None
-    missing = [
-        d
-        for d in shown
-        if plans[d].is_open and d not in materialised_dates(service_id=service.pk, dates=[d])
-    ]
+    materialised = materialised_dates(service_id=service.pk, dates=shown)
+    missing = [d for d in shown if plans[d].is_open and d not in materialised]
     if missing:
         services.slots_materialise(service=service, dates=missing)
     by_date: dict[date, list[dict[str, Any]]] = {d: [] for d in dates}
@@ -150,10 +147,14 @@ def slots_list(request: HttpRequest, hall_id: int, service_id: int, date: date) 
 
 @router.get("/halls/{hall_id}/availability", response={200: list[DayOut], **ERRORS}, auth=None)
 def hall_availability(
-    request: HttpRequest, hall_id: int, start: date | None = None, days: int = 7
+    request: HttpRequest,
+    hall_id: int,
+    start: date | None = None,
+    days: int = 7,
+    service_id: int | None = None,
 ) -> list[dict]:
-    """Every bookable service of the hall, day by day from ``start`` (default: today), with
-    the places remaining (public)."""
+    """Every bookable service of the hall (or only ``service_id``), day by day from ``start``
+    (default: today), with the places remaining (public)."""
     hall = Hall.objects.filter(pk=hall_id).first()
     if hall is None:
         raise NotFound(_("No such hall."))
@@ -163,9 +164,12 @@ def hall_availability(
     first = start or now.astimezone(hall.zone).date()
     dates = [first + timedelta(days=n) for n in range(days)]
     result: list[dict] = []
-    for service in Service.objects.select_related("hall").filter(
+    services_shown = Service.objects.select_related("hall").filter(
         hall=hall, active=True, bookable=True
-    ):
+    )
+    if service_id is not None:
+        services_shown = services_shown.filter(pk=service_id)
+    for service in services_shown:
         result.extend(_days(service, dates, now))
     return result
 
@@ -250,9 +254,10 @@ def appointments_book(
     if not slot.is_open:
         raise Conflict(_("This slot is closed. Please choose another time."), code="slot_closed")
     zone = slot.hall.zone
-    refusal = date_refusal(slot.date, now, window=booking_rules(slot.service_id).window, zone=zone)
+    window = booking_rules(slot.service_id).window
+    refusal = date_refusal(slot.date, now, window=window, zone=zone)
     if refusal is not None:
-        opens_at = date_opens_at(slot.date, window=booking_rules(slot.service_id).window, zone=zone)
+        opens_at = date_opens_at(slot.date, window=window, zone=zone)
         raise Conflict(
             refusal_message(refusal, opens_at, zone=zone, booking_date=slot.date),
             code=refusal.value,

@@ -53,6 +53,9 @@ KIOSK_MESSAGES = {
     **SERVICE_MESSAGES,
     "issuing": _("Printing your ticket…"),
     "returning": _("Back to services in %(seconds)s s"),
+    "issued": _("Issued"),
+    "appointment_time": _("Appointment time"),
+    "appointment_service": _("%(service)s · appointment"),
 }
 
 DISPLAY_MESSAGES = {

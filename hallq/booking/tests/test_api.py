@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from hallq.booking.demo import load_booking_demo
@@ -34,7 +35,7 @@ def halls(demo: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def at(monkeypatch: pytest.MonkeyPatch):
     """Set the moment the API reads as now."""
 
     def set_now(when: datetime) -> None:
@@ -64,7 +65,10 @@ def slots(client: Client, hall: dict[str, Any], service: Service, day: str) -> d
 def book(client: Client, slot_id: int, key: str | None = None) -> Any:
     headers = {"Idempotency-Key": key} if key else {}
     return client.post(
-        "/api/v1/appointments", {"slot_id": slot_id}, content_type="application/json", headers=headers
+        "/api/v1/appointments",
+        {"slot_id": slot_id},
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -112,7 +116,7 @@ def test_a_year_the_calendar_does_not_know_is_refused_clearly(halls, at):
 def test_book_then_cancel_returns_the_place(halls, at):
     hall = halls[0]
     service = service_of(hall, "A")
-    client, citizen = citizen_client()
+    client, _citizen = citizen_client()
     first = slots(client, hall, service, "2026-03-03")["slots"][0]
 
     response = book(client, first["id"])
@@ -169,7 +173,10 @@ def test_bookings_that_cannot_be_made_are_refused_clearly_and_change_nothing(
     elif prepare == "new_agreement":
         Agreement.objects.create(version=2, title="v2", text="…", published_at=moment(2, 9))
     elif prepare == "blacklisted":
-        blacklist_add(citizen=citizen, days=30, reason="测试", by_user_id=None, now=moment(2, 9))
+        admin = get_user_model().objects.create(username="hall-admin")
+        blacklist_add(
+            citizen=citizen, days=30, reason="测试", by_user_id=admin.pk, now=moment(2, 9)
+        )
 
     response = book(client, slot_id)
 
@@ -205,7 +212,7 @@ def check_in(hall: dict[str, Any], **body: str) -> Any:
 
 def test_check_in_at_the_kiosk_by_id_number_and_by_booking_code(halls, at):
     hall = halls[0]
-    client, citizen = citizen_client()
+    client, _citizen = citizen_client()
     day = slots(client, hall, service_of(hall, "A"), "2026-03-03")
     appointment = book(client, day["slots"][0]["id"]).json()  # 09:00–09:30
 
@@ -273,3 +280,15 @@ def test_the_hall_week_availability_lists_every_bookable_service_and_day(halls, 
     assert (services["C"], "2026-03-08") not in bookable
     assert (services["C"], "2026-03-09") in bookable
     assert Slot.objects.filter(service_id=services["C"], date="2026-03-09").count() == 13
+
+
+def test_availability_of_one_service(halls, at):
+    service = service_of(halls[0], "C")
+    response = Client().get(
+        f"/api/v1/halls/{halls[0]['id']}/availability?days=3&service_id={service.pk}"
+    )
+    assert [(d["service_id"], d["date"]) for d in response.json()] == [
+        (service.pk, "2026-03-02"),
+        (service.pk, "2026-03-03"),
+        (service.pk, "2026-03-04"),
+    ]

@@ -124,7 +124,7 @@ def test_three_no_shows_blacklist_the_citizen_who_then_cannot_book_but_can_take_
     assert walk_in.number == "A001"
 
 
-def _service_with_template(quota: int = 3):  # type: ignore[no-untyped-def]
+def _service_with_template(quota: int = 3):
     from datetime import time
 
     from hallq.scheduling.models import SlotTemplate
@@ -160,7 +160,9 @@ def test_a_quota_change_in_the_schedule_reaches_materialised_slots_but_keeps_boo
     services.slots_materialise(service=service, dates=[date(2026, 3, 3)])
     slot = Slot.objects.select_related("hall", "service").get(service=service)
     booked = [
-        services.appointment_book(citizen=make_citizen(n, now=NOW), slot=slot, channel="web", now=NOW)
+        services.appointment_book(
+            citizen=make_citizen(n, now=NOW), slot=slot, channel="web", now=NOW
+        )
         for n in range(2)
     ]
     template.quota = 1  # saving re-syncs the slots already materialised (booking.signals)
@@ -190,4 +192,6 @@ def test_closing_the_day_closes_its_slots_to_new_bookings(monkeypatch):
     slot = Slot.objects.select_related("hall", "service").get(service=service)
     assert slot.is_open is False
     with pytest.raises(services.SlotFull):
-        services.appointment_book(citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW)
+        services.appointment_book(
+            citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW
+        )

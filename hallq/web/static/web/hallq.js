@@ -1,7 +1,7 @@
 /*
  * hallq.js — what every page script shares. Plain ES2017, no build step, no dependencies.
  *
- *   Hallq.api(method, path, body, token)   JSON over /api/v1; throws Hallq.ApiError
+ *   Hallq.api(method, path, body, token, headers)   JSON over /api/v1; throws Hallq.ApiError
  *   Hallq.stream(url, handlers, onState)    EventSource that keeps reconnecting
  *   Hallq.t(key, params)                    the page's translated strings (#hallq-messages)
  *   Hallq.formatTime / formatDate / formatWait / formatDuration
@@ -78,13 +78,15 @@
   }
 
   /**
-   * Call the API. `path` is under /api/v1 ("/halls/1/progress") or absolute ("/api/v1/…").
+   * Call the API. `path` is under /api/v1 ("/halls/1/progress") or absolute ("/api/v1/…");
+   * `extraHeaders` adds headers such as Idempotency-Key.
    * Resolves with the parsed JSON (null for 204); rejects with an ApiError whose message is
    * the server's human-readable one, or a translated network/server error.
    */
-  async function api(method, path, body, token) {
+  async function api(method, path, body, token, extraHeaders) {
     const url = path.indexOf('/api/') === 0 ? path : API_ROOT + path;
-    const headers = { Accept: 'application/json', 'Accept-Language': language() };
+    const headers = Object.assign(
+      { Accept: 'application/json', 'Accept-Language': language() }, extraHeaders || {});
     if (body !== undefined && body !== null) headers['Content-Type'] = 'application/json';
     if (token) headers.Authorization = 'Bearer ' + token;
     let response;

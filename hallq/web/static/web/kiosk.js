@@ -2,6 +2,8 @@
  * The ticket kiosk: one big button per service with its live queue; a tap issues a walk-in
  * ticket, shows it, prints it and returns to the services after a few seconds.
  * The device token comes from #token=… once and is kept in localStorage.
+ *
+ * window.hallqKiosk lets kiosk_check_in.js show and print appointment tickets the same way.
  */
 (function () {
   'use strict';
@@ -17,7 +19,7 @@
   const byId = (id) => document.getElementById(id);
   const servicesElement = byId('services');
   const card = byId('ticket-card');
-  const overlays = ['issuing', 'ticket-overlay', 'kiosk-error', 'unregistered'].map(byId);
+  const overlays = Array.from(document.querySelectorAll('.kiosk-overlay'));
 
   let token = H.deviceToken('kiosk', hallId);
   let progressByService = {};
@@ -25,14 +27,19 @@
   let busy = false;
   let countdownTimer = null;
 
-  window.hallqKiosk = { lastTicket: null };
-
   function showOverlay(id) {
     overlays.forEach((overlay) => { overlay.hidden = overlay.id !== id; });
   }
 
   function showUnregistered() {
     showOverlay('unregistered');
+  }
+
+  /** The token was refused (revoked, or of another hall): say so until an administrator acts. */
+  function tokenRefused() {
+    H.forgetDeviceToken('kiosk', hallId);
+    token = '';
+    showUnregistered();
   }
 
   // ---------------------------------------------------------------- services
@@ -111,20 +118,25 @@
       const ticket = await H.api(
         'POST', '/halls/' + hallId + '/tickets', { service_id: service.id, channel: 'kiosk' }, token,
       );
-      await showTicket(ticket);
+      await presentTickets([ticket]);
     } catch (error) {
       setBusy(false);
       if (error.status === 401 || error.status === 403) {
-        H.forgetDeviceToken('kiosk', hallId);
-        token = '';
-        showUnregistered();
+        tokenRefused();
         return;
       }
-      byId('kiosk-error-text').textContent = error.message;
-      showOverlay('kiosk-error');
-      byId('kiosk-error-close').focus();
+      showError(error.message);
     }
     refresh();
+  }
+
+  /** An error shown large; with `returnAfterSeconds`, the kiosk goes back to the start by itself. */
+  function showError(message, returnAfterSeconds) {
+    byId('kiosk-error-text').textContent = message;
+    byId('kiosk-error-countdown').textContent = '';
+    showOverlay('kiosk-error');
+    byId('kiosk-error-close').focus();
+    if (returnAfterSeconds) startCountdown(byId('kiosk-error-countdown'), returnAfterSeconds);
   }
 
   function field(name) {
@@ -141,15 +153,21 @@
     });
   }
 
+  /** Show one ticket and print it. An appointment ticket (from check-in) shows its slot's
+   * start where a walk-in ticket shows when it was issued. */
   async function showTicket(ticket) {
+    const appointment = Boolean(ticket.starts_at);
     window.hallqKiosk.lastTicket = ticket;
     card.dataset.ticketId = ticket.id;
     card.dataset.ticketUrl = ticket.url;
-    field('service').textContent = ticket.service_name;
+    card.dataset.kind = appointment ? 'appointment' : 'walk_in';
+    field('service').textContent = appointment
+      ? H.t('appointment_service', { service: ticket.service_name }) : ticket.service_name;
     field('number').textContent = ticket.number;
     field('ahead').textContent = ticket.people_ahead == null ? '—' : ticket.people_ahead;
     field('wait').textContent = H.formatWait(ticket.estimated_wait_seconds);
-    field('issued').textContent = H.formatTime(ticket.issued_at, timeZone);
+    field('time-label').textContent = H.t(appointment ? 'appointment_time' : 'issued');
+    field('issued').textContent = H.formatTime(appointment ? ticket.starts_at : ticket.issued_at, timeZone);
     const qr = field('qr');
     qr.src = '/t/' + ticket.id + '/qr.svg?token=' + encodeURIComponent(ticket.token);
     showOverlay('ticket-overlay');
@@ -157,12 +175,16 @@
     await imageLoaded(qr);
     // Kiosks run chromium with --kiosk-printing: print() returns at once, without a dialog.
     window.print();
-    startCountdown();
   }
 
-  function startCountdown() {
-    let left = RETURN_AFTER_SECONDS;
-    const countdown = byId('countdown');
+  /** Show and print each ticket in turn, then count down back to the services. */
+  async function presentTickets(tickets) {
+    for (const ticket of tickets) await showTicket(ticket);
+    startCountdown(byId('countdown'), RETURN_AFTER_SECONDS);
+  }
+
+  function startCountdown(countdown, seconds) {
+    let left = seconds;
     clearInterval(countdownTimer);
     countdown.textContent = H.t('returning', { seconds: left });
     countdownTimer = setInterval(() => {
@@ -176,6 +198,7 @@
     clearInterval(countdownTimer);
     showOverlay(null);
     setBusy(false);
+    document.dispatchEvent(new CustomEvent('hallq:kiosk-home'));
   }
 
   // A revoked or mistyped token shows the "not registered" screen at once, not at the first tap.
@@ -186,10 +209,22 @@
     } catch (error) {
       if (error.status !== 401 && error.status !== 403) return; // offline: try at the tap
     }
-    H.forgetDeviceToken('kiosk', hallId);
-    token = '';
-    showUnregistered();
+    tokenRefused();
   }
+
+  window.hallqKiosk = {
+    lastTicket: null,
+    token: () => token,
+    busy: () => busy,
+    atHome: () => !busy && overlays.every((overlay) => overlay.hidden),
+    setBusy: setBusy,
+    showOverlay: showOverlay,
+    showError: showError,
+    presentTickets: presentTickets,
+    tokenRefused: tokenRefused,
+    showUnregistered: showUnregistered,
+    backToServices: backToServices,
+  };
 
   // --------------------------------------------------------------------- start
 
