@@ -9,6 +9,8 @@ Phases, each on a fresh copy of a template database (migrate + load_demo once):
   capacity  1k/2k/5k/10k SSE subscribers on ONE process: RSS, threads, one event's latency
   profile   py-spy (--gil: only samples holding the GIL = Python CPU) under issue and call load
   pgbench   the SQL of one ticket issue, straight to PostgreSQL: the database's own ceiling
+  booking   appointments: pgbench baselines, spread and hot-slot booking, availability
+            (bench/hallq_booking.py; `bash bench/booking.sh` runs only this)
 
 Every load is bounded in count and time, and goes to 127.0.0.1 only. Raw data lands in
 BENCH_WORK (default /tmp/hallq-bench); the summary is appended to bench/RESULTS.md.
@@ -1503,6 +1505,8 @@ def render(results: dict[str, Any], command: str) -> str:
         lines.append(
             f"| SSE subscribers on ONE process | {text} | 10,000 | {mark(held >= 10000)} |"
         )
+    if results.get("booking"):
+        lines += booking_module().summary_rows(results["booking"])
     if results.get("failures"):
         lines += ["", "Phases that failed: " + "; ".join(results["failures"])]
     lines += ["", "Correctness checks (SQL after each run):", ""]
@@ -1606,6 +1610,8 @@ def render(results: dict[str, Any], command: str) -> str:
             f"({pg['1']['latency_ms'] or 0:.1f} ms each); 50 clients {pg['50']['tps'] or 0:.0f} "
             f"tps ({pg['50']['latency_ms'] or 0:.1f} ms).",
         ]
+    if results.get("booking"):
+        lines += booking_module().detail_lines(results["booking"])
     for load, prof in (results.get("profiles") or {}).items():
         lines += [
             "",
@@ -1621,6 +1627,18 @@ def render(results: dict[str, Any], command: str) -> str:
     if notes.exists():
         lines += ["", notes.read_text().strip()]
     return "\n".join(lines) + "\n"
+
+
+def booking_module() -> Any:
+    """bench/hallq_booking.py, which imports its helpers from this module: run as a script,
+    this module is __main__, and the booking code must share its globals (the servers to kill
+    on a signal), not load a second copy."""
+    import sys
+
+    sys.modules.setdefault("hallq_bench", sys.modules[__name__])
+    import hallq_booking
+
+    return hallq_booking
 
 
 def write_results(section: str) -> None:
@@ -1676,7 +1694,7 @@ def main() -> None:
         return
     phases = set(args.phases)
     if "all" in phases:
-        phases = {"issue", "calls", "latency", "capacity", "profile", "pgbench", "floor"}
+        phases = {"issue", "calls", "latency", "capacity", "profile", "pgbench", "floor", "booking"}
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine_info()}
@@ -1721,6 +1739,8 @@ def main() -> None:
             for load in ("issue", "calls")
             if (p := attempt(f"profile {load}", profile_under, load, demo, rp))
         }
+    if "booking" in phases:
+        results["booking"] = attempt("booking", booking_module().run, rp, attempt)
     results["failures"] = failures
     admin_sql(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     results["elapsed_s"] = time.monotonic() - started

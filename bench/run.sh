@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # hallq benchmarks (`make bench`): ticket issue, call-next, call→display latency over SSE, SSE
-# capacity of one process, profiles. About 8-10 minutes; every load is bounded in count and time
-# and goes to 127.0.0.1 only. Prints a summary and puts a dated section in bench/RESULTS.md.
+# capacity of one process, profiles, and booking (pgbench baselines, spread and hot-slot booking,
+# availability; `bash bench/booking.sh` runs only that). About 13-15 minutes; every load is
+# bounded in count and time and goes to 127.0.0.1 only. Prints a summary and puts a dated
+# section in bench/RESULTS.md.
 #
 # Needs: the project's venv (.venv), PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres).
 # Installs if missing: wrk (apt), py-spy (PyPI, into a separate tools venv, not the project's).
-# Uses its own databases (hallq_bench_tpl, hallq_bench: dropped and recreated every run), a
+# Uses its own databases (hallq_bench_tpl, hallq_bench, and for booking hallq_bench_tpl_booking
+# and hallq_bench_pgbench: dropped and recreated every run), a
 # private redis-server on 127.0.0.1:6391 when redis-server is installed (otherwise db 15 of the
 # Redis at 6379; hallq's pub/sub channels are not namespaced, so a private server keeps the
 # bench's events away from any other hallq using that Redis), and BENCH_WORK for raw output.
@@ -13,8 +16,14 @@
 # Knobs (environment): BENCH_APP_DIR (benchmark another tree, e.g. a scratch copy with a fix),
 # BENCH_PROCESSES (1,2,3), BENCH_ISSUE_SECONDS (15), BENCH_CALL_SECONDS (10),
 # BENCH_LATENCY_PROCESSES (1,2), BENCH_LATENCY_RATE (5 calls/s), BENCH_LATENCY_CALLS (200),
-# BENCH_CAPACITY_STEPS (1000,2000,5000,10000), BENCH_PORT (18200), BENCH_WORK (/tmp/hallq-bench).
-# Arguments: the phases to run (issue calls latency capacity pgbench profile; default all).
+# BENCH_CAPACITY_STEPS (1000,2000,5000,10000), BENCH_PORT (18200), BENCH_WORK (/tmp/hallq-bench);
+# booking: BENCH_BOOKING_PARTS (pgbench,spread,hot,availability,profile), BENCH_BOOKING_PROCESSES
+# (1,2), BENCH_BOOKING_SECONDS (20), BENCH_PGBENCH_SECONDS (20),
+# BENCH_BOOKING_AVAILABILITY_SECONDS (10), BENCH_BOOKING_HOT_ATTEMPTS (5000),
+# BENCH_BOOKING_CITIZENS (20000); BENCH_DB / BENCH_TEMPLATE_DB rename the databases;
+# BENCH_TIMEOUT (1500 s for the whole run).
+# Arguments: the phases to run (issue calls latency capacity floor pgbench profile booking;
+# default all).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -110,7 +119,7 @@ fi
 # --- run ----------------------------------------------------------------------------------------
 command_line="bash bench/run.sh${*:+ $*}"
 status=0
-timeout --signal=TERM --kill-after=20 900 \
+timeout --signal=TERM --kill-after=20 "${BENCH_TIMEOUT:-1500}" \
   "$PY" bench/hallq_bench.py "$@" ${REDIS_PID:+--redis-pid "$REDIS_PID"} \
   --command "$command_line" || status=$?
 echo "bench: finished in $(( $(date +%s) - started )) s (raw output in $BENCH_WORK)"

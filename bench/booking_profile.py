@@ -1,0 +1,98 @@
+"""Where a booking's time goes: SQL statements per request (in process) and py-spy on one
+server process under the spread load."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from typing import Any
+
+from booking_data import (
+    AVAILABILITY_HALL,
+    HOT_QUOTA,
+    SERVER_ENV,
+    TOKENS_FILE,
+    add_hot_slots,
+    add_spread_slots,
+    fresh_booking_db,
+)
+from booking_load import drain, run_spread_wrk, spread_env
+from hallq_bench import (
+    APP_DIR,
+    BENCH_DIR,
+    DB,
+    PY_SPY,
+    PYTHON,
+    WORK,
+    Server,
+    app_env,
+    log,
+    summarise_profile,
+)
+
+PROFILE_SECONDS = float(os.environ.get("BENCH_PROFILE_SECONDS", "10"))
+
+
+def phase_statements() -> dict[str, Any]:
+    """SQL statements of one booking, one "full" answer and one week of availability
+    (bench/booking_statements.py): what each request pays however fast the machine is."""
+    fresh_booking_db()
+    hot, warm = add_hot_slots()
+    arguments = ["--tokens", str(TOKENS_FILE), "--hot-slot", str(hot), "--quota", str(HOT_QUOTA)]
+    arguments += ["--other-slot", str(warm), "--hall", str(AVAILABILITY_HALL)]
+    res = subprocess.run(
+        [PYTHON, str(BENCH_DIR / "booking_statements.py"), *arguments],
+        cwd=APP_DIR,
+        env=app_env(DB, redis=False, **SERVER_ENV),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    log(
+        f"RESULT booking_statements book={out['book']} full={out['full']} "
+        f"availability={out['availability']} availability_bytes={out['availability_bytes']}"
+    )
+    return out
+
+
+def phase_profile() -> dict[str, Any]:
+    """py-spy --gil (Python CPU only) on the one server process under the spread load."""
+    fresh_booking_db()
+    groups = add_spread_slots()
+    raw = WORK / "profile-booking.txt"
+    with Server(1, True, "booking-profile", **SERVER_ENV) as server:
+        run_spread_wrk(2, spread_env(groups, None, 0), "booking-profile-warmup")
+        drain()
+        spy = subprocess.Popen(
+            [
+                PY_SPY,
+                "record",
+                "--pid",
+                str(server.workers()[0]),
+                "--duration",
+                str(int(PROFILE_SECONDS)),
+                "--rate",
+                "250",
+                "--gil",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        res = run_spread_wrk(PROFILE_SECONDS + 1, spread_env(groups, None, 1), "booking-profile")
+        spy.wait(timeout=60)
+    empty: dict[str, Any] = {"samples": 0, "own": [], "app_inclusive": []}
+    summary = summarise_profile(raw) if raw.exists() else empty
+    summary["rate_while_profiled"] = res["statuses"].get("201", 0) / res["seconds"]
+    log(
+        f"profile booking: {summary['samples']} samples, top app frames: "
+        f"{summary['app_inclusive'][:6]}"
+    )
+    return summary
