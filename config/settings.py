@@ -7,6 +7,7 @@ HALLQ_SECRET_KEY, HALLQ_DEBUG, HALLQ_ALLOWED_HOSTS, HALLQ_PUBLIC_URL, HALLQ_TIME
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -52,10 +53,13 @@ INSTALLED_APPS = [
     "hallq.common",
     "hallq.halls",
     "hallq.realtime",
+    "hallq.wechat",
+    "hallq.notifications",
     "hallq.queueing",
     "hallq.citizens",
     "hallq.scheduling",
     "hallq.booking",
+    "hallq.officialaccount",
     "hallq.web",
 ]
 
@@ -161,7 +165,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("HALLQ_LOG_LEVEL", "INFO").upper()},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # 4xx answers are the API working as designed ("full", "not yet open"); a release rush
+        # would write thousands of warnings. Server errors are still logged.
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 # The queue.
@@ -182,3 +191,59 @@ HALLQ_BLACKLIST_DAYS = int(os.environ.get("HALLQ_BLACKLIST_DAYS", "90"))
 # (a development machine shows sign-in codes in its terminal); tests use the in-memory one.
 SMS_BACKEND = os.environ.get("HALLQ_SMS_BACKEND", "hallq.common.sms.ConsoleBackend")
 SMS_SIGN_NAME = os.environ.get("HALLQ_SMS_SIGN_NAME", "政务服务")
+
+# The WeChat official account (§6). Unset app id/secret: not configured — QR codes on tickets fall
+# back to the H5 link and no WeChat message is tried. `make run` points these at the local
+# stand-in (`manage.py wechat_sandbox`).
+WECHAT_APP_ID = os.environ.get("HALLQ_WECHAT_APP_ID", "")
+WECHAT_APP_SECRET = os.environ.get("HALLQ_WECHAT_APP_SECRET", "")
+WECHAT_TOKEN = os.environ.get("HALLQ_WECHAT_TOKEN", "")
+# The EncodingAESKey of safe mode (43 characters); empty: plain mode.
+WECHAT_AES_KEY = os.environ.get("HALLQ_WECHAT_AES_KEY", "")
+WECHAT_API_BASE = os.environ.get("HALLQ_WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/")
+WECHAT_OAUTH_BASE = os.environ.get("HALLQ_WECHAT_OAUTH_BASE", "https://open.weixin.qq.com").rstrip(
+    "/"
+)
+WECHAT_TIMEOUT_SECONDS = float(os.environ.get("HALLQ_WECHAT_TIMEOUT_SECONDS", "5"))
+# Template and subscription message ids per notification kind, with the template's field keys.
+# The keys come from the templates chosen in the official account's back end; these defaults
+# match the stand-in.
+WECHAT_TEMPLATES: dict[str, dict[str, object]] = json.loads(
+    os.environ.get("HALLQ_WECHAT_TEMPLATES", "{}")
+) or {
+    kind: {"template_id": f"tpl_{kind}"}
+    for kind in (
+        "booking_confirmed",
+        "booking_cancelled",
+        "booking_reminder",
+        "pre_call",
+        "call",
+        "recall",
+        "no_show",
+        "appointment_no_show",
+        "blacklisted",
+        "evaluation",
+    )
+}
+WECHAT_SUBSCRIBE_TEMPLATES: dict[str, dict[str, object]] = json.loads(
+    os.environ.get("HALLQ_WECHAT_SUBSCRIBE_TEMPLATES", "{}")
+) or {kind: {"template_id": f"sub_{kind}"} for kind in WECHAT_TEMPLATES}
+WECHAT_MENU: list[dict[str, object]] = [
+    {
+        "name": "办事",
+        "sub_button": [
+            {"type": "view", "name": "预约办事", "url": f"{PUBLIC_URL}/book/"},
+            {"type": "view", "name": "我的预约", "url": f"{PUBLIC_URL}/me/"},
+            {"type": "view", "name": "我的号票", "url": f"{PUBLIC_URL}/me/ticket/"},
+        ],
+    },
+    {"type": "view", "name": "排队进度", "url": f"{PUBLIC_URL}/progress/"},
+    {"type": "view", "name": "附近大厅", "url": f"{PUBLIC_URL}/halls/nearby/"},
+]
+
+# SMS vendors (hallq.common.sms): the endpoint is configurable so the stand-in can take it.
+SMS_ENDPOINT = os.environ.get("HALLQ_SMS_ENDPOINT", "")
+SMS_ACCESS_KEY_ID = os.environ.get("HALLQ_SMS_ACCESS_KEY_ID", "")
+SMS_ACCESS_KEY_SECRET = os.environ.get("HALLQ_SMS_ACCESS_KEY_SECRET", "")
+SMS_SDK_APP_ID = os.environ.get("HALLQ_SMS_SDK_APP_ID", "")
+SMS_TEMPLATE_CODES: dict[str, str] = json.loads(os.environ.get("HALLQ_SMS_TEMPLATE_CODES", "{}"))

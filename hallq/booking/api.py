@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from ninja import Field, Header, Router, Schema, Status
 
@@ -22,7 +25,7 @@ from hallq.booking.selectors import citizen_appointments, materialised_dates, sl
 from hallq.booking.views import appointment_view, slot_view
 from hallq.citizens.auth import CitizenAuth
 from hallq.citizens.models import Citizen
-from hallq.citizens.selectors import citizen_by_id_number, current_agreement
+from hallq.citizens.selectors import citizen_by_id_number, current_agreement_version
 from hallq.citizens.services import checked_id_number
 from hallq.common import clock
 from hallq.common.api import ERRORS
@@ -155,11 +158,27 @@ def hall_availability(
 ) -> list[dict]:
     """Every bookable service of the hall (or only ``service_id``), day by day from ``start``
     (default: today), with the places remaining (public)."""
+    if not 1 <= days <= 31:
+        raise InvalidInput(_("Ask for 1 to 31 days."), code="days")
+    key = f"availability:{hall_id}:{service_id}:{start}:{days}:{get_language()}"
+    answer: list[dict] | None = cache.get(key)
+    if answer is None:
+        answer = _hall_availability(hall_id, start, days, service_id)
+        cache.set(key, answer, AVAILABILITY_CACHE_SECONDS)
+    return answer
+
+
+# The week's availability is what every citizen's page polls, and what a crowd refreshes at a
+# release time; it is computed at most this often per hall (a booking's own answer is exact).
+AVAILABILITY_CACHE_SECONDS = 2
+
+
+def _hall_availability(
+    hall_id: int, start: date | None, days: int, service_id: int | None
+) -> list[dict]:
     hall = Hall.objects.filter(pk=hall_id).first()
     if hall is None:
         raise NotFound(_("No such hall."))
-    if not 1 <= days <= 31:
-        raise InvalidInput(_("Ask for 1 to 31 days."), code="days")
     now = clock.now()
     first = start or now.astimezone(hall.zone).date()
     dates = [first + timedelta(days=n) for n in range(days)]
@@ -223,8 +242,7 @@ def _may_book(citizen: Citizen) -> None:
         raise Conflict(
             _("Register your real name and ID number before booking."), code="not_registered"
         )
-    agreement = current_agreement()
-    if agreement is not None and citizen.agreement_version < agreement.version:
+    if citizen.agreement_version < current_agreement_version():
         raise Conflict(_("Read and accept the booking agreement first."), code="agreement_required")
 
 
@@ -246,7 +264,14 @@ def appointments_book(
     if body.channel not in CITIZEN_CHANNELS:
         raise InvalidInput(_("Appointments cannot be made on that channel here."), code="channel")
     _may_book(citizen)
-    slot = Slot.objects.select_related("hall", "service").filter(pk=body.slot_id).first()
+    slot = (
+        Slot.objects.select_related("hall", "service")
+        .annotate(
+            has_free_place=Exists(SlotPlace.objects.filter(slot=OuterRef("pk"), appointment=None))
+        )
+        .filter(pk=body.slot_id)
+        .first()
+    )
     if slot is None:
         raise NotFound(_("No such slot."), code="unknown_slot")
     if not (slot.service.bookable and slot.service.active):
@@ -268,12 +293,16 @@ def appointments_book(
         )
     # Losers of a rush learn "full" here without taking a lock; the claim inside the
     # transaction is what decides.
-    if not SlotPlace.objects.filter(slot=slot, appointment=None).exists():
+    if not slot.has_free_place:
         raise services.SlotFull(_("This slot is full. Please choose another time."))
     appointment = services.appointment_book(
         citizen=citizen, slot=slot, channel=body.channel, now=now, idempotency_key=key
     )
-    return Status(201, appointment_view(_load(appointment.pk), now, request))
+    if appointment.slot_id == slot.pk:  # not an earlier answer given again
+        appointment.hall, appointment.service = slot.hall, slot.service
+    else:
+        appointment = _load(appointment.pk)
+    return Status(201, appointment_view(appointment, now, request))
 
 
 def _load(appointment_id: int) -> Appointment:

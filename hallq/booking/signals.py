@@ -19,12 +19,15 @@ from hallq.scheduling.models import (
     HallDay,
     SlotTemplate,
 )
+from hallq.scheduling.selectors import booking_rules_forget
 
 
 @receiver([post_save, post_delete], sender=SlotTemplate)
 @receiver([post_save, post_delete], sender=DateOverride)
 @receiver([post_save, post_delete], sender=BookingRules)
 def service_schedule_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if sender is BookingRules:
+        booking_rules_forget(instance.service_id)
     slots_resync(service_ids=[instance.service_id], now=clock.now())
 
 

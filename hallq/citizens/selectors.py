@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.cache import cache
+
 from hallq.citizens.domain.identity import normalise_id_number
 from hallq.citizens.models import Agreement, BlacklistEntry, Citizen, id_number_index
 
@@ -22,6 +24,23 @@ def blacklisted_until(*, citizen_id: int, now: datetime) -> datetime | None:
 
 def current_agreement() -> Agreement | None:
     return Agreement.objects.order_by("-version").first()
+
+
+AGREEMENT_VERSION_KEY = "agreement-version"
+# Every booking checks the version; a new version reaches other processes within this time
+# (at once with a shared Redis cache).
+AGREEMENT_CACHE_SECONDS = 10
+
+
+def current_agreement_version() -> int:
+    """The version every citizen must have accepted (0: there is no agreement)."""
+    version: int | None = cache.get(AGREEMENT_VERSION_KEY)
+    if version is None:
+        version = (
+            Agreement.objects.order_by("-version").values_list("version", flat=True).first() or 0
+        )
+        cache.set(AGREEMENT_VERSION_KEY, version, AGREEMENT_CACHE_SECONDS)
+    return version
 
 
 def citizen_by_id_number(id_number: str) -> Citizen | None:

@@ -19,6 +19,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, Max, Q
 from django.utils import translation
@@ -45,7 +46,11 @@ from hallq.citizens.models import (
     id_number_index,
     mobile_index,
 )
-from hallq.citizens.selectors import blacklisted_until, current_agreement
+from hallq.citizens.selectors import (
+    AGREEMENT_VERSION_KEY,
+    blacklisted_until,
+    current_agreement,
+)
 from hallq.common import sms
 from hallq.common.crypto import blind_index
 from hallq.common.errors import Conflict, HallqError, InvalidInput
@@ -305,9 +310,11 @@ def agreement_publish(*, title: str, text: str, now: datetime) -> Agreement:
         last = Agreement.objects.aggregate(last=Max("version"))["last"] or 0
         try:
             with transaction.atomic():
-                return Agreement.objects.create(
+                agreement = Agreement.objects.create(
                     version=last + 1, title=title, text=text, published_at=now
                 )
+                transaction.on_commit(lambda: cache.delete(AGREEMENT_VERSION_KEY))
+                return agreement
         except IntegrityError:
             raise Conflict(
                 _("Another version of the agreement was published at the same moment. Try again."),

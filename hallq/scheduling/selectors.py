@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 
+from django.core.cache import cache
 from django.utils import formats
 from django.utils.translation import gettext
 
@@ -36,9 +37,29 @@ from hallq.scheduling.models import (
     SlotTemplate,
 )
 
+# Rules are read on every booking and every availability answer but change rarely; a change is
+# seen at once where the cache is shared (Redis) and within this time in other processes.
+RULES_CACHE_SECONDS = 30
+
+
+def _rules_key(service_id: int) -> str:
+    return f"booking-rules:{service_id}"
+
+
+def booking_rules_forget(service_id: int) -> None:
+    cache.delete(_rules_key(service_id))
+
 
 def booking_rules(service_id: int) -> Rules:
     """The service's rules; the model's defaults when nobody has set any."""
+    rules: Rules | None = cache.get(_rules_key(service_id))
+    if rules is None:
+        rules = _booking_rules(service_id)
+        cache.set(_rules_key(service_id), rules, RULES_CACHE_SECONDS)
+    return rules
+
+
+def _booking_rules(service_id: int) -> Rules:
     row = BookingRules.objects.filter(service_id=service_id).first()
     if row is None:
         row = BookingRules(service_id=service_id)
