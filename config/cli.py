@@ -3,12 +3,18 @@
 import os
 import sys
 
+# Subcommands spelled as on the command line of the README (`hallq wechat-sandbox`).
+ALIASES = {"wechat-sandbox": "wechat_sandbox"}
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["hallq", *sys.argv[1:]])
+    arguments = sys.argv[1:]
+    if arguments:
+        arguments[0] = ALIASES.get(arguments[0], arguments[0])
+    execute_from_command_line(["hallq", *arguments])
 
 
 if __name__ == "__main__":
