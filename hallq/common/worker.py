@@ -1,4 +1,5 @@
-"""The background worker: periodic jobs that each app registers in its ``AppConfig.ready``.
+"""The background worker: periodic jobs that each app registers in its ``AppConfig.ready``,
+and loops that run in threads of their own (``register_loop``), such as notification delivery.
 
 Every job is idempotent (running it twice, or in two workers at once, does nothing twice) and
 takes ``now``; it returns how many things it changed, for the log.
@@ -29,10 +30,30 @@ class PeriodicJob:
 
 
 _jobs: dict[str, PeriodicJob] = {}
+_loops: dict[str, Callable[[threading.Event], None]] = {}
 
 
 def register(name: str, run: Callable[[datetime], int], *, every_seconds: float) -> None:
     _jobs[name] = PeriodicJob(name=name, run=run, every_seconds=every_seconds)
+
+
+def register_loop(name: str, target: Callable[[threading.Event], None]) -> None:
+    """A loop that runs until its event is set, in its own thread of every worker."""
+    _loops[name] = target
+
+
+def registered_loops() -> dict[str, Callable[[threading.Event], None]]:
+    return dict(_loops)
+
+
+def start_loops(stop: threading.Event) -> list[threading.Thread]:
+    threads = [
+        threading.Thread(target=target, args=(stop,), daemon=True, name=name)
+        for name, target in registered_loops().items()
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def registered() -> list[PeriodicJob]:

@@ -131,15 +131,36 @@ def shared_credential(
     now: datetime,
 ) -> str:
     """The current value of credential ``name``; refreshed with ``fetch(rejected)`` if it is
-    missing, about to expire, or the value WeChat just ``rejected``."""
+    missing, about to expire, or the value WeChat just ``rejected``.
+
+    The process keeps the value it last saw until it nears expiry or WeChat rejects it: a
+    stable token stays valid when another process renews it, so every send need not read the
+    shared store (a database read per message would cap delivery well below its target).
+    """
+    key = (settings.WECHAT_API_BASE, settings.WECHAT_APP_ID, name)
+    remembered = _seen.get(key)
+    if remembered is not None and remembered.usable(now, rejected=rejected):
+        return remembered.value
     current = store.read(name)
     if current is not None and current.usable(now, rejected=rejected):
+        _seen[key] = current
         return current.value
     with store.locked(name):
         # Another process may have refreshed it while this one waited for the lock.
         current = store.read(name)
         if current is not None and current.usable(now, rejected=rejected):
+            _seen[key] = current
             return current.value
         fresh = fetch(rejected)
         store.write(name, fresh)
+        _seen[key] = fresh
         return fresh.value
+
+
+# The credentials this process last saw, by (API base, app id, name).
+_seen: dict[tuple[str, str, str], Credential] = {}
+
+
+def forget_seen() -> None:
+    """Drop what this process remembers (tests that restart the stand-in)."""
+    _seen.clear()

@@ -8,7 +8,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from hallq.common.worker import run_forever
+from hallq.common.worker import run_forever, start_loops
 
 
 class Command(BaseCommand):
@@ -38,6 +38,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         if with_worker:
             threading.Thread(target=run_forever, args=(stop,), daemon=True, name="worker").start()
+            start_loops(stop)
         try:
             uvicorn.run(
                 "config.asgi:application",
