@@ -10,6 +10,7 @@ from hallq.booking.api import router as booking_router
 from hallq.citizens.api import router as citizens_router
 from hallq.common.errors import HallqError
 from hallq.halls.api import router as halls_router
+from hallq.officialaccount.api import router as officialaccount_router
 from hallq.queueing.api import router as queue_router
 
 api = NinjaAPI(
@@ -25,6 +26,7 @@ api.add_router("", halls_router)
 api.add_router("", queue_router)
 api.add_router("", citizens_router)
 api.add_router("", booking_router)
+api.add_router("", officialaccount_router)
 
 
 @api.exception_handler(HallqError)

@@ -17,5 +17,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
+    path("", include("hallq.officialaccount.urls")),
     path("", include("hallq.web.urls")),
 ]

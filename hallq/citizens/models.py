@@ -55,6 +55,22 @@ class Citizen(models.Model):
         return self.registered_at is not None
 
 
+class CitizenWechat(models.Model):
+    """A WeChat user (an official-account openid) bound to a citizen, who may then sign in from
+    the official account without an SMS code. Never a snapshot-page user (§6)."""
+
+    openid = models.CharField(max_length=64, unique=True)
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="wechat_bindings")
+    bound_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("WeChat binding")
+        verbose_name_plural = _("WeChat bindings")
+
+    def __str__(self) -> str:
+        return f"WeChat of citizen {self.citizen_id}"
+
+
 CITIZEN_TOKEN_PREFIX = "hc_"  # noqa: S105 - a prefix, not a secret
 
 

@@ -83,6 +83,11 @@ class Ticket(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="transferred_to"
     )
     pre_call_distance = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Who hears about this ticket (§5, §6): the WeChat user who bound it by scanning its QR code or
+    # from its page, and the citizen it belongs to (an appointment's citizen, or the bound WeChat
+    # user's). An id, not a foreign key: citizens is a sibling context.
+    owner_openid = models.CharField(max_length=64, blank=True, default="")
+    owner_citizen_id = models.BigIntegerField(null=True, blank=True)
     # What we told the citizen at issue, compared later with what happened (§9).
     people_ahead_at_issue = models.PositiveIntegerField(default=0)
     estimated_wait_at_issue = models.PositiveIntegerField(null=True, blank=True)
