@@ -22,10 +22,22 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.installed
 
+# `make run` talks to the local stand-in of WeChat's and the SMS vendors' servers (no machine here
+# reaches the real ones); set these variables to use a real official account instead.
+SANDBOX_PORT ?= 9100
+run: export HALLQ_WECHAT_APP_ID ?= wx5a4d000000sandbox
+run: export HALLQ_WECHAT_APP_SECRET ?= sandbox-app-secret
+run: export HALLQ_WECHAT_TOKEN ?= sandbox-token
+run: export HALLQ_WECHAT_API_BASE ?= http://$(HOST):$(SANDBOX_PORT)
+run: export HALLQ_WECHAT_OAUTH_BASE ?= http://$(HOST):$(SANDBOX_PORT)
+run: export HALLQ_SMS_ENDPOINT ?= $(HOST):$(SANDBOX_PORT)
 run: install
 	$(PY) manage.py migrate --no-input -v0
-	$(PY) manage.py load_demo --base-url http://$(HOST):$(PORT)
-	HALLQ_INPROCESS_WORKER=1 $(PY) manage.py serve --host $(HOST) --port $(PORT)
+	$(PY) manage.py load_demo --base-url http://$(HOST):$(PORT) --sandbox-url http://$(HOST):$(SANDBOX_PORT)
+	@$(PY) manage.py wechat_sandbox --host $(HOST) --port $(SANDBOX_PORT) \
+	  --callback-url http://$(HOST):$(PORT)/wechat/callback > var/wechat-sandbox.log 2>&1 & \
+	  sandbox=$$!; trap 'kill $$sandbox 2>/dev/null' EXIT; \
+	  HALLQ_INPROCESS_WORKER=1 $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 # Debian's chromium for the Playwright tests (never a downloaded browser).
 browser:

@@ -20,5 +20,10 @@ class BookingConfig(AppConfig):
             every_seconds=60,
         )
         worker.register(
+            "appointments_remind",
+            lambda now: services.appointments_remind(now=now),
+            every_seconds=60,
+        )
+        worker.register(
             "slots_prepare", lambda now: services.slots_prepare(now=now), every_seconds=300
         )

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from hallq.booking import locks
+from hallq.booking import locks, notices
 from hallq.booking.models import (
     Appointment,
     AppointmentState,
@@ -34,6 +34,7 @@ from hallq.citizens.selectors import blacklisted_until
 from hallq.citizens.services import violation_record
 from hallq.common.errors import Conflict
 from hallq.halls.models import Hall, Service
+from hallq.notifications.models import NotificationKind
 from hallq.queueing.domain.model import TicketKind
 from hallq.queueing.models import Channel, Ticket
 from hallq.queueing.services import ticket_issue
@@ -191,6 +192,8 @@ def appointment_book(
         if record is not None:
             record.appointment = appointment
             record.save(update_fields=["appointment"])
+        appointment.hall, appointment.service = slot.hall, slot.service
+        notices.appointment_notice(NotificationKind.BOOKING_CONFIRMED, appointment, citizen, now)
     return appointment
 
 
@@ -246,12 +249,15 @@ def appointment_cancel(*, appointment: Appointment, now: datetime) -> Appointmen
         SlotPlace.objects.filter(appointment=appointment, number__gt=quota).delete()
         SlotPlace.objects.filter(appointment=appointment).update(appointment=None)
         if late:
-            violation_record(
+            entry = violation_record(
                 citizen=citizen,
                 kind=ViolationKind.LATE_CANCELLATION,
                 appointment_id=appointment.pk,
                 now=now,
             )
+            if entry is not None:
+                notices.blacklist_notice(entry, citizen, appointment.hall.time_zone, now)
+        notices.appointment_notice(NotificationKind.BOOKING_CANCELLED, appointment, citizen, now)
     appointment.refresh_from_db()
     return appointment
 
@@ -287,6 +293,9 @@ def appointment_check_in(*, appointment: Appointment, hall: Hall, now: datetime)
             slot_start=appointment.starts_at,
         )
         Appointment.objects.filter(pk=appointment.pk).update(ticket=ticket)
+        # The ticket belongs to the citizen: its pre-call and call reach their WeChat or phone.
+        Ticket.objects.filter(pk=ticket.pk).update(owner_citizen_id=appointment.citizen_id)
+        ticket.owner_citizen_id = appointment.citizen_id
     return ticket
 
 
@@ -296,27 +305,68 @@ def appointments_mark_no_shows(*, now: datetime, limit: int = 500) -> int:
     marked = 0
     candidates = list(
         Appointment.objects.filter(state=AppointmentState.BOOKED, ends_at__lt=now)
-        .order_by("ends_at")
-        .values_list("pk", "citizen_id", "service_id", "starts_at", "ends_at")[:limit]
+        .select_related("hall", "service")
+        .order_by("ends_at")[:limit]
     )
-    for pk, citizen_id, service_id, starts_at, ends_at in candidates:
-        rules = booking_rules(service_id)
+    for appointment in candidates:
+        rules = booking_rules(appointment.service_id)
         _, closes = check_in_window(
-            starts_at, ends_at, before=rules.check_in_before, after=rules.check_in_after
+            appointment.starts_at,
+            appointment.ends_at,
+            before=rules.check_in_before,
+            after=rules.check_in_after,
         )
         if closes > now:
             continue
         with transaction.atomic():
-            citizen = lock_citizen(citizen_id)
-            changed = Appointment.objects.filter(pk=pk, state=AppointmentState.BOOKED).update(
-                state=AppointmentState.NO_SHOW, no_show_at=now
+            citizen = lock_citizen(appointment.citizen_id)
+            changed = Appointment.objects.filter(
+                pk=appointment.pk, state=AppointmentState.BOOKED
+            ).update(state=AppointmentState.NO_SHOW, no_show_at=now)
+            if not changed:
+                continue
+            entry = violation_record(
+                citizen=citizen, kind=ViolationKind.NO_SHOW, appointment_id=appointment.pk, now=now
             )
-            if changed:
-                violation_record(
-                    citizen=citizen, kind=ViolationKind.NO_SHOW, appointment_id=pk, now=now
-                )
-                marked += 1
+            notices.appointment_notice(
+                NotificationKind.APPOINTMENT_NO_SHOW, appointment, citizen, now
+            )
+            if entry is not None:
+                notices.blacklist_notice(entry, citizen, appointment.hall.time_zone, now)
+            marked += 1
     return marked
+
+
+# How far ahead the reminder job looks; reminders set further before the slot than this are
+# sent this long before it.
+REMINDER_HORIZON = timedelta(hours=24)
+
+
+def appointments_remind(*, now: datetime) -> int:
+    """The reminder on the day (§3.10): T minutes before the slot, once per appointment (the
+    outbox's unique key makes a rerun, or a second worker, add nothing)."""
+    reminded = 0
+    upcoming = (
+        Appointment.objects.filter(
+            state=AppointmentState.BOOKED, starts_at__gt=now, starts_at__lte=now + REMINDER_HORIZON
+        )
+        .select_related("hall", "service", "citizen")
+        .order_by("starts_at")
+    )
+    for appointment in upcoming:
+        rules = booking_rules(appointment.service_id)
+        if now < appointment.starts_at - rules.reminder_before:
+            continue
+        if (
+            appointment.starts_at.astimezone(appointment.hall.zone).date()
+            != now.astimezone(appointment.hall.zone).date()
+        ):
+            continue
+        with transaction.atomic():
+            reminded += notices.appointment_notice(
+                NotificationKind.BOOKING_REMINDER, appointment, appointment.citizen, now
+            )
+    return reminded
 
 
 def appointments_settle(*, now: datetime) -> int:

@@ -15,8 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--sandbox-url", default="")
 
-    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
+    def handle(self, *args: Any, base_url: str, sandbox_url: str, **options: Any) -> None:
         path = settings.VAR_DIR / "demo-credentials.json"
         credentials = load_demo(path)
         load_booking_demo(now=clock.now())
@@ -33,6 +34,11 @@ class Command(BaseCommand):
         out(f"  Book an appointment {base_url}/book/   (phone; sign in with any mobile number,")
         out("                      the SMS code is printed in this terminal)")
         out(f"  My appointments     {base_url}/me/")
+        if sandbox_url:
+            out(
+                f"  WeChat stand-in     {sandbox_url}/phone/   (the messages each demo WeChat user"
+                " receives; scan a ticket's QR by opening its link)"
+            )
         out(f"  API documentation   {base_url}/api/v1/docs   (schema: /api/v1/openapi.json)")
         for hall in credentials["halls"]:
             out(f"\n  {hall['name']} (hall {hall['id']})")
