@@ -19,6 +19,7 @@ from django.utils.translation import pgettext_lazy
 
 from hallq.halls.models import Hall, Service
 from hallq.web.views import COMMON_MESSAGES
+from hallq.wechat.client import wechat_configured
 
 CITIZEN_MESSAGES = {
     **COMMON_MESSAGES,
@@ -26,6 +27,13 @@ CITIZEN_MESSAGES = {
     "resend_in": _("Resend in %(seconds)s s"),
     "send_code": _("Get a code"),
     "signing_in": _("Signing in…"),
+    "wechat_signing_in": _("Signing in with WeChat…"),
+    "wechat_not_bound": _(
+        "First time with WeChat: sign in once with your mobile number. From then on, WeChat "
+        "signs you in."
+    ),
+    "wechat_snapshot": _("Please open this page in WeChat to sign in with WeChat."),
+    "wechat_failed": _("WeChat could not confirm who you are. Please sign in with your mobile."),
     "saving": _("Saving…"),
     "booking": _("Booking…"),
     "cancelling": _("Cancelling…"),
@@ -82,6 +90,8 @@ def _book_page(
         "progress": CHOICE_STEPS.get(step, 0),
         "time_zone": hall.time_zone if hall is not None else settings.TIME_ZONE,
         "js_messages": CITIZEN_MESSAGES,
+        # The sign-in step offers WeChat when the official account is configured.
+        "wechat": wechat_configured(),
     }
     return render(request, "web/book.html", context)
 

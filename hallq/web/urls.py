@@ -11,6 +11,7 @@ urlpatterns = [
     path("counter/", views.counter, name="counter"),
     path("t/<int:ticket_id>/", views.ticket, name="ticket"),
     path("t/<int:ticket_id>/qr.svg", views.ticket_qr, name="ticket-qr"),
+    path("t/<int:ticket_id>/wechat-qr.svg", views.ticket_wechat_qr_svg, name="ticket-wechat-qr"),
     path("progress/", views.progress, name="progress"),
     path("progress/<int:hall_id>/", views.progress_hall, name="progress-hall"),
     path("book/", citizen_views.book, name="book"),

@@ -15,9 +15,15 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from hallq.common import clock
 from hallq.halls.models import Hall
+from hallq.officialaccount.pushes import MAX_PRE_CALL_DISTANCE
+from hallq.officialaccount.qr import ticket_wechat_qr
+from hallq.officialaccount.services import BINDABLE_STATES
+from hallq.queueing.models import Ticket, TicketState
 from hallq.queueing.tokens import ticket_token_valid
 from hallq.queueing.views import load_ticket, ticket_url
+from hallq.wechat.client import wechat_configured
 
 COMMON_MESSAGES = {
     "network_error": _("The network is unavailable. Please try again."),
@@ -56,6 +62,8 @@ KIOSK_MESSAGES = {
     "issued": _("Issued"),
     "appointment_time": _("Appointment time"),
     "appointment_service": _("%(service)s · appointment"),
+    "scan_link": _("Scan with WeChat to follow your turn on your phone"),
+    "scan_wechat": _("Scan with WeChat to be reminded before your call"),
 }
 
 DISPLAY_MESSAGES = {
@@ -107,6 +115,9 @@ TICKET_MESSAGES = {
     "transferred_to": _("Transferred to %(number)s. Opening your new ticket…"),
     "almost": _("Almost your turn: please stay near the counters."),
     "alerts_on": _("Sound and vibration alerts are on"),
+    "wechat_snapshot": _("Please open this page in WeChat to get call reminders there."),
+    "wechat_failed": _("WeChat could not confirm who you are. Please try again."),
+    "pre_call_saved": _("Saved: we remind you when %(count)s people are ahead of you."),
 }
 
 PROGRESS_MESSAGES = {**SERVICE_MESSAGES, "updated_at": _("Updated %(time)s")}
@@ -146,25 +157,70 @@ def ticket(request: HttpRequest, ticket_id: int) -> HttpResponse:
     if found is None:
         raise Http404
     messages = {**COMMON_MESSAGES, **TICKET_MESSAGES}
-    return render(
-        request,
-        "web/ticket.html",
-        {"ticket_id": ticket_id, "token": token, "hall": found.hall, "js_messages": messages},
-    )
+    context = {
+        "ticket_id": ticket_id,
+        "token": token,
+        "hall": found.hall,
+        "js_messages": messages,
+        # Reminders are offered while they can still come (ticket_reminders.js follows the
+        # state); binding needs the official account for its OAuth round trip.
+        "in_queue": found.state in BINDABLE_STATES,
+        "waiting": found.state == TicketState.WAITING,
+        "wechat": wechat_configured(),
+        "wechat_bound": bool(found.owner_openid),
+        "pre_call_distance": pre_call_distance(found),
+        "pre_call_choices": range(1, MAX_PRE_CALL_DISTANCE + 1),
+    }
+    return render(request, "web/ticket.html", context)
+
+
+def pre_call_distance(ticket: Ticket) -> int:
+    """The distance the ticket's pre-call uses (its own, or its service's), as the page's picker
+    can show it (1–20)."""
+    own = ticket.pre_call_distance
+    distance = own if own is not None else ticket.service.pre_call_distance
+    return min(max(distance, 1), MAX_PRE_CALL_DISTANCE)
 
 
 def ticket_qr(request: HttpRequest, ticket_id: int) -> HttpResponse:
-    """The QR code printed on a ticket: it opens the ticket's live page on a phone."""
+    """The QR code of a ticket's live page on a phone (the kiosk's fallback, see below)."""
     token = request.GET.get("token", "")
     if not ticket_token_valid(ticket_id, token):
         raise Http404
-    qr = segno.make(ticket_url(ticket_id, request), error="m")
+    response = qr_svg_response(ticket_url(ticket_id, request))
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def ticket_wechat_qr_svg(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """The QR code printed on a ticket: the official account's parametric code, whose scan binds
+    the ticket so the citizen is reminded before the call; the ticket's page when the account is
+    not configured or WeChat cannot be reached. ``X-QR-Kind`` says which (``wechat`` | ``link``).
+
+    Only a ticket's own code is drawn, for the holder of its token: this is not a QR code
+    generator for any address.
+    """
+    token = request.GET.get("token", "")
+    if not ticket_token_valid(ticket_id, token):
+        raise Http404
+    found = load_ticket(ticket_id)
+    if found is None:
+        raise Http404
+    qr = ticket_wechat_qr(ticket=found, link=ticket_url(ticket_id, request), now=clock.now())
+    response = qr_svg_response(qr.url)
+    response["X-QR-Kind"] = qr.kind
+    # The official account's code expires, and a link drawn while WeChat was away should not be
+    # kept once it is back; the code itself is cached on the server (officialaccount.qr).
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def qr_svg_response(content: str) -> HttpResponse:
+    qr = segno.make(content, error="m")
     svg = io.BytesIO()
     # A standalone document (with its namespace) that scales to whatever size the page gives it.
     qr.save(svg, kind="svg", border=2, xmldecl=False, omitsize=True, light="#fff")
-    response = HttpResponse(svg.getvalue(), content_type="image/svg+xml")
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return HttpResponse(svg.getvalue(), content_type="image/svg+xml")
 
 
 def progress(request: HttpRequest) -> HttpResponse:

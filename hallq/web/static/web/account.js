@@ -2,6 +2,10 @@
  * Who the citizen is, one step per address (body[data-step]): sign-in with a one-time SMS code
  * (the token is kept in localStorage by citizen.js), real-name registration, and the booking
  * notice and agreement. Each step ends by going on to ?next=.
+ *
+ * Sign-in with WeChat goes through the official account's OAuth, which comes back to the
+ * sign-in page with #wechat_proof=…. A WeChat account not yet bound to anyone signs in by SMS
+ * once; that sign-in binds it (POST /citizen/wechat), so the next one needs no code.
  */
 (function () {
   'use strict';
@@ -23,6 +27,7 @@
     const code = byId('code');
     const send = byId('send-code');
     let countdown = null;
+    let wechatProof = ''; // a WeChat account not yet bound: the SMS sign-in binds it
 
     function waitToResend(seconds) {
       let left = seconds;
@@ -62,15 +67,57 @@
         const answer = await C.busy(submit, H.t('signing_in'), () => H.api(
           'POST', '/citizen/sign-in', { mobile: mobile.value.trim(), code: code.value.trim() }));
         C.setToken(answer.token);
-        const next = C.nextPath();
-        if (!answer.registered) window.location.replace(C.withNext('/book/register/', next));
-        else if (answer.agreement_version_required > 0) window.location.replace(C.withNext('/book/agreement/', next));
-        else window.location.replace(next);
+        if (wechatProof) await bindWechat(answer.token, wechatProof);
+        carryOn(answer);
       } catch (error) {
         fail(error);
       }
     });
+
+    // ------------------------------------------------------------ with WeChat
+
+    async function signInWithWechat(proof) {
+      C.showMessage(noticeBox, H.t('wechat_signing_in'));
+      try {
+        const answer = await H.api('POST', '/citizen/sign-in/wechat', { proof: proof });
+        C.setToken(answer.token);
+        carryOn(answer);
+      } catch (error) {
+        C.showMessage(noticeBox, '');
+        if (error.code !== 'wechat_not_bound') {
+          fail(error);
+          return;
+        }
+        wechatProof = proof;
+        const offer = byId('wechat-sign-in-box');
+        if (offer) offer.hidden = true;
+        C.showMessage(noticeBox, H.t('wechat_not_bound'));
+      }
+    }
+
+    const returned = H.wechatReturn();
+    if (returned.proof) signInWithWechat(returned.proof);
+    else if (returned.outcome === 'snapshot') C.showMessage(alertBox, H.t('wechat_snapshot'));
+    else if (returned.outcome === 'failed') C.showMessage(alertBox, H.t('wechat_failed'));
     mobile.focus();
+  }
+
+  /**
+   * Bind the WeChat account the citizen came with. The sign-in has succeeded whatever happens
+   * here: a proof that expired meanwhile (10 minutes) only means WeChat asks again next time.
+   */
+  async function bindWechat(token, proof) {
+    try {
+      await H.api('POST', '/citizen/wechat', { proof: proof }, token);
+    } catch (error) { /* signed in all the same */ }
+  }
+
+  /** After a sign-in: registration, the agreement, or on to ?next=. */
+  function carryOn(answer) {
+    const next = C.nextPath();
+    if (!answer.registered) window.location.replace(C.withNext('/book/register/', next));
+    else if (answer.agreement_version_required > 0) window.location.replace(C.withNext('/book/agreement/', next));
+    else window.location.replace(next);
   }
 
   // ------------------------------------------------------------- registration

@@ -7,6 +7,7 @@
  *   Hallq.formatTime / formatDate / formatWait / formatDuration
  *   Hallq.now()                             the server's clock (from the Date header)
  *   Hallq.deviceToken(kind, hallId)         a kiosk's or display's token from #token=…
+ *   Hallq.wechatReturn()                    what WeChat's OAuth left in #wechat_proof=… / #wechat=…
  */
 (function (global) {
   'use strict';
@@ -297,6 +298,20 @@
     } catch (error) { /* nothing stored */ }
   }
 
+  /**
+   * What the official account's OAuth left in the address on the way back: { proof, outcome }
+   * from #wechat_proof=… or #wechat=snapshot|failed. It leaves the address bar at once, so a
+   * proof is not bookmarked or passed on with the link.
+   */
+  function wechatReturn() {
+    const params = new URLSearchParams(global.location.hash.slice(1));
+    const result = { proof: params.get('wechat_proof') || '', outcome: params.get('wechat') || '' };
+    if (result.proof || result.outcome) {
+      global.history.replaceState(null, '', global.location.pathname + global.location.search);
+    }
+    return result;
+  }
+
   /** Create an element: h('li', {className: 'x'}, 'text', child, …). */
   function h(tag, attributes) {
     const element = document.createElement(tag);
@@ -333,6 +348,7 @@
     runClock: runClock,
     deviceToken: deviceToken,
     forgetDeviceToken: forgetDeviceToken,
+    wechatReturn: wechatReturn,
     h: h,
   };
 })(window);

@@ -14,6 +14,8 @@
   const timeZone = body.dataset.timeZone;
   const RETURN_AFTER_SECONDS = 8;
   const QR_WAIT_MS = 2000;
+  // The official account's code needs WeChat: a ticket is not held up longer than this for it.
+  const WECHAT_QR_WAIT_MS = 3000;
   const REFRESH_MS = 30000;
 
   const byId = (id) => document.getElementById(id);
@@ -26,6 +28,7 @@
   const buttons = {}; // service id -> {button, queue}
   let busy = false;
   let countdownTimer = null;
+  let qrObjectUrl = null;
 
   function showOverlay(id) {
     overlays.forEach((overlay) => { overlay.hidden = overlay.id !== id; });
@@ -153,6 +156,44 @@
     });
   }
 
+  function showQrImage(image, src) {
+    image.style.visibility = 'hidden';
+    const shown = () => { image.style.visibility = ''; };
+    image.addEventListener('load', shown, { once: true });
+    image.addEventListener('error', shown, { once: true });
+    image.src = src;
+  }
+
+  /**
+   * The ticket's QR code: the official account's code, whose scan binds the ticket so that its
+   * holder is reminded before the call; the ticket page's link when the account is not
+   * configured, WeChat did not answer in time, or anything else failed (a ticket is printed
+   * whatever happens). Resolves with the kind shown: 'wechat' | 'link'.
+   */
+  async function showQr(ticket, image) {
+    const query = '?token=' + encodeURIComponent(ticket.token);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), WECHAT_QR_WAIT_MS);
+    if (qrObjectUrl) URL.revokeObjectURL(qrObjectUrl);
+    qrObjectUrl = null;
+    image.style.visibility = 'hidden'; // not the previous ticket's code while this one's comes
+    try {
+      const response = await fetch('/t/' + ticket.id + '/wechat-qr.svg' + query, {
+        signal: controller.signal, cache: 'no-store', credentials: 'same-origin',
+      });
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+      const svg = await response.blob();
+      qrObjectUrl = URL.createObjectURL(svg);
+      showQrImage(image, qrObjectUrl);
+      return response.headers.get('X-QR-Kind') === 'wechat' ? 'wechat' : 'link';
+    } catch (error) {
+      showQrImage(image, '/t/' + ticket.id + '/qr.svg' + query);
+      return 'link';
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Show one ticket and print it. An appointment ticket (from check-in) shows its slot's
    * start where a walk-in ticket shows when it was issued. */
   async function showTicket(ticket) {
@@ -169,9 +210,12 @@
     field('time-label').textContent = H.t(appointment ? 'appointment_time' : 'issued');
     field('issued').textContent = H.formatTime(appointment ? ticket.starts_at : ticket.issued_at, timeZone);
     const qr = field('qr');
-    qr.src = '/t/' + ticket.id + '/qr.svg?token=' + encodeURIComponent(ticket.token);
+    delete card.dataset.qrKind;
     showOverlay('ticket-overlay');
     byId('ticket-done').focus();
+    const kind = await showQr(ticket, qr);
+    card.dataset.qrKind = kind;
+    field('scan').textContent = H.t(kind === 'wechat' ? 'scan_wechat' : 'scan_link');
     await imageLoaded(qr);
     // Kiosks run chromium with --kiosk-printing: print() returns at once, without a dialog.
     window.print();

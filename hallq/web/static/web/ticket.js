@@ -3,6 +3,10 @@
  * estimated wait, live from the ticket's event stream. When the ticket is called it shows
  * the counter in a banner, vibrates and beeps (where the browser allows); a transferred
  * ticket opens its successor; a finished one says thank you.
+ *
+ * "Almost your turn" uses the ticket's pre-call distance (body[data-pre-call-distance], which
+ * ticket_reminders.js keeps current); each rendered ticket is announced as a `hallq:ticket`
+ * event for the page's other scripts.
  */
 (function () {
   'use strict';
@@ -12,7 +16,7 @@
   const ticketId = Number(body.dataset.ticketId);
   const token = body.dataset.token;
   const timeZone = body.dataset.timeZone;
-  const PRE_CALL_DISTANCE = 3;
+  const DEFAULT_PRE_CALL_DISTANCE = 3;
   const POLL_MS = 15000;
   const FOLLOW_AFTER_MS = 1500;
 
@@ -87,6 +91,10 @@
     if (detail) banner.append(H.h('small', null, detail));
   }
 
+  function preCallDistance() {
+    return Number(body.dataset.preCallDistance) || DEFAULT_PRE_CALL_DISTANCE;
+  }
+
   function follow(successor) {
     const url = '/t/' + successor.id + '/?token=' + encodeURIComponent(successor.token);
     setTimeout(() => window.location.replace(url), FOLLOW_AFTER_MS);
@@ -116,7 +124,8 @@
     const counter = ticket.counter_number;
     switch (ticket.state) {
       case 'waiting':
-        if (ticket.estimated_wait_seconds != null && ticket.people_ahead < PRE_CALL_DISTANCE) showBanner('info', H.t('almost'));
+        // The same rule as the pre-call message: people ahead within the distance.
+        if (ticket.estimated_wait_seconds != null && ticket.people_ahead <= preCallDistance()) showBanner('info', H.t('almost'));
         else showBanner('info', '');
         break;
       case 'called':
@@ -157,6 +166,7 @@
     byId('alerts').hidden = !active || ticket.state === 'serving';
     byId('keep-open').hidden = !active;
     previous = ticket;
+    document.dispatchEvent(new CustomEvent('hallq:ticket', { detail: ticket }));
   }
 
   // ------------------------------------------------------------------- data
