@@ -1,26 +1,31 @@
 """/api/v1: a ticket's WeChat QR code, binding a ticket or a citizen to a WeChat user, the
-citizen's own pre-call distance, and signing in from the official account (§5, §6)."""
+citizen's own pre-call distance, signing in from the official account, and the citizen's tickets
+of today (the menu's "my ticket") (§5, §6, §7)."""
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
 
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
 from hallq.citizens.api import SignInOut
 from hallq.citizens.auth import CitizenAuth, citizen_of
+from hallq.citizens.models import CitizenWechat
 from hallq.citizens.selectors import current_agreement
 from hallq.common import clock
 from hallq.common.api import ERRORS
 from hallq.common.errors import Forbidden, NotFound
+from hallq.halls.models import Hall
 from hallq.officialaccount import services
 from hallq.officialaccount.proofs import openid_from_proof
 from hallq.officialaccount.pushes import MAX_PRE_CALL_DISTANCE
 from hallq.officialaccount.qr import ticket_wechat_qr
 from hallq.queueing.models import Ticket
-from hallq.queueing.tokens import ticket_token_valid
+from hallq.queueing.tokens import ticket_token, ticket_token_valid
 from hallq.queueing.views import load_ticket, ticket_url
 
 router = Router(tags=["wechat"])
@@ -132,3 +137,51 @@ def citizen_sign_in_wechat(request: HttpRequest, body: ProofIn) -> SignInOut:
         registered=citizen.is_registered,
         agreement_version_required=current if citizen.agreement_version != current else 0,
     )
+
+
+class MyTicketOut(Schema):
+    id: int
+    hall_id: int
+    hall_name: str
+    number: str = Field(examples=["A012"])
+    service_name: str
+    state: str = Field(examples=["waiting"])
+    token: str
+    url: str = Field(description="The ticket's live page.")
+
+
+def todays_tickets_of(citizen_id: int, now: datetime) -> list[Ticket]:
+    """The citizen's tickets of today, newest first: those issued to them (an appointment's
+    check-in, a remote ticket) and those bound to one of their WeChat users (a scanned kiosk
+    ticket). "Today" is each hall's own day."""
+    openids = CitizenWechat.objects.filter(citizen_id=citizen_id).values("openid")
+    today = Q()
+    for zone in Hall.objects.values_list("time_zone", flat=True).distinct():
+        local_day = now.astimezone(zoneinfo.ZoneInfo(zone)).date()
+        today |= Q(hall__time_zone=zone, service_date=local_day)
+    return list(
+        Ticket.objects.filter(today)
+        .filter(Q(owner_citizen_id=citizen_id) | Q(owner_openid__in=openids))
+        .select_related("hall", "service")
+        .order_by("-issued_at", "-pk")
+    )
+
+
+@router.get("/citizen/tickets", response={200: list[MyTicketOut], **ERRORS}, auth=citizen_auth)
+def citizen_tickets(request: HttpRequest) -> list[MyTicketOut]:
+    """The signed-in citizen's tickets of today in every hall, newest first, each with the link
+    to its live page."""
+    tickets = todays_tickets_of(citizen_of(request).pk, clock.now())
+    return [
+        MyTicketOut(
+            id=ticket.pk,
+            hall_id=ticket.hall_id,
+            hall_name=ticket.hall.name,
+            number=ticket.number,
+            service_name=ticket.service.name,
+            state=ticket.state,
+            token=ticket_token(ticket.pk),
+            url=ticket_url(ticket.pk, request),
+        )
+        for ticket in tickets
+    ]

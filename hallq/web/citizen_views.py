@@ -1,4 +1,5 @@
-"""The citizen's pages on a phone (§7): booking step by step, my appointments, the booking QR.
+"""The citizen's pages on a phone (§7): booking step by step, my appointments, my ticket, the
+halls near me, the booking QR.
 
 Each booking step has its own address, so a step can be linked to and survives a reload; the
 token from the SMS sign-in lives in the browser (localStorage ``hallq.citizen.token``) and the
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from hallq.halls.models import Hall, Service
-from hallq.web.views import COMMON_MESSAGES
+from hallq.web.views import COMMON_MESSAGES, SERVICE_MESSAGES, STATE_MESSAGES
 from hallq.wechat.client import wechat_configured
 
 CITIZEN_MESSAGES = {
@@ -74,6 +75,35 @@ CITIZEN_MESSAGES = {
     "appointment_state_no_show": pgettext_lazy("appointment state", "Missed (no-show)"),
 }
 
+MY_TICKET_MESSAGES = {
+    **COMMON_MESSAGES,
+    **STATE_MESSAGES,
+    "loading": _("Loading…"),
+    "ticket_of_service": _("%(service)s · %(hall)s"),
+    "follow_ticket": _("Follow this ticket"),
+}
+
+NEARBY_MESSAGES = {
+    **COMMON_MESSAGES,
+    **SERVICE_MESSAGES,
+    "locating": _("Finding where you are…"),
+    "sorted_by_distance": _("Nearest first."),
+    "location_unavailable": _(
+        "Your position is not available, so the halls are listed by name. Allow this page to "
+        "use your location to see the nearest first."
+    ),
+    "distance_meters": _("%(meters)s m"),
+    "distance_kilometres": _("%(kilometres)s km"),
+    "open_counters": _("Open counters: %(count)s"),
+    "navigate": _("Navigate"),
+    "other_maps": _("Other maps"),
+    "amap": _("Amap"),
+    "tencent_map": _("Tencent Maps"),
+    "baidu_map": _("Baidu Maps"),
+    "queue_progress": _("Queue progress"),
+    "no_halls_yet": _("No hall has been set up yet."),
+}
+
 BOOKING_STEPS = ("sign-in", "register", "agreement", "halls", "services", "slots", "confirm")
 # The steps of choosing, as numbered in the page's progress bar.
 CHOICE_STEPS = {"halls": 1, "services": 2, "slots": 3, "confirm": 4}
@@ -122,6 +152,18 @@ def my_appointments(request: HttpRequest) -> HttpResponse:
         "web/me.html",
         {"time_zone": settings.TIME_ZONE, "js_messages": CITIZEN_MESSAGES},
     )
+
+
+def my_ticket(request: HttpRequest) -> HttpResponse:
+    """The official account's "my ticket": today's tickets of the signed-in citizen; with one
+    ticket in the queue, its script goes straight to that ticket's live page."""
+    return render(request, "web/my_ticket.html", {"js_messages": MY_TICKET_MESSAGES})
+
+
+def halls_nearby(request: HttpRequest) -> HttpResponse:
+    """The halls sorted by distance from the phone, with how busy each is and a button that
+    opens navigation in a map app. The position never leaves the phone: the script sorts."""
+    return render(request, "web/halls_nearby.html", {"js_messages": NEARBY_MESSAGES})
 
 
 def appointment(request: HttpRequest, appointment_id: int) -> HttpResponse:

@@ -27,6 +27,8 @@ urlpatterns = [
         name="book-confirm",
     ),
     path("me/", citizen_views.my_appointments, name="me"),
+    path("me/ticket/", citizen_views.my_ticket, name="my-ticket"),
+    path("halls/nearby/", citizen_views.halls_nearby, name="halls-nearby"),
     path("me/appointments/<int:appointment_id>/", citizen_views.appointment, name="appointment"),
     re_path(r"^qr/booking/(?P<code>[0-9]{10})\.svg$", citizen_views.booking_qr, name="booking-qr"),
 ]
