@@ -11,6 +11,9 @@ Phases, each on a fresh copy of a template database (migrate + load_demo once):
   pgbench   the SQL of one ticket issue, straight to PostgreSQL: the database's own ceiling
   booking   appointments: pgbench baselines, spread and hot-slot booking, availability
             (bench/hallq_booking.py; `bash bench/booking.sh` runs only this)
+  notifications  call → WeChat message latency, delivery throughput of 1 and 2 workers, a hall
+            at peak with no message missed or sent twice, against hallq's WeChat stand-in
+            (bench/hallq_notifications.py; `bash bench/notifications.sh` runs only this)
 
 Every load is bounded in count and time, and goes to 127.0.0.1 only. Raw data lands in
 BENCH_WORK (default /tmp/hallq-bench); the summary is appended to bench/RESULTS.md.
@@ -1507,6 +1510,8 @@ def render(results: dict[str, Any], command: str) -> str:
         )
     if results.get("booking"):
         lines += booking_module().summary_rows(results["booking"])
+    if results.get("notifications"):
+        lines += notifications_module().summary_rows(results["notifications"])
     if results.get("failures"):
         lines += ["", "Phases that failed: " + "; ".join(results["failures"])]
     lines += ["", "Correctness checks (SQL after each run):", ""]
@@ -1612,6 +1617,8 @@ def render(results: dict[str, Any], command: str) -> str:
         ]
     if results.get("booking"):
         lines += booking_module().detail_lines(results["booking"])
+    if results.get("notifications"):
+        lines += notifications_module().detail_lines(results["notifications"])
     for load, prof in (results.get("profiles") or {}).items():
         lines += [
             "",
@@ -1639,6 +1646,16 @@ def booking_module() -> Any:
     import hallq_booking
 
     return hallq_booking
+
+
+def notifications_module() -> Any:
+    """bench/hallq_notifications.py, sharing this module's globals as booking_module's does."""
+    import sys
+
+    sys.modules.setdefault("hallq_bench", sys.modules[__name__])
+    import hallq_notifications
+
+    return hallq_notifications
 
 
 def write_results(section: str) -> None:
@@ -1694,7 +1711,17 @@ def main() -> None:
         return
     phases = set(args.phases)
     if "all" in phases:
-        phases = {"issue", "calls", "latency", "capacity", "profile", "pgbench", "floor", "booking"}
+        phases = {
+            "issue",
+            "calls",
+            "latency",
+            "capacity",
+            "profile",
+            "pgbench",
+            "floor",
+            "booking",
+            "notifications",
+        }
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine_info()}
@@ -1741,6 +1768,10 @@ def main() -> None:
         }
     if "booking" in phases:
         results["booking"] = attempt("booking", booking_module().run, rp, attempt)
+    if "notifications" in phases:
+        results["notifications"] = attempt(
+            "notifications", notifications_module().run, demo, rp, attempt
+        )
     results["failures"] = failures
     admin_sql(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     results["elapsed_s"] = time.monotonic() - started

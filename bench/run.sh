@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # hallq benchmarks (`make bench`): ticket issue, call-next, call→display latency over SSE, SSE
-# capacity of one process, profiles, and booking (pgbench baselines, spread and hot-slot booking,
-# availability; `bash bench/booking.sh` runs only that). About 13-15 minutes; every load is
-# bounded in count and time and goes to 127.0.0.1 only. Prints a summary and puts a dated
-# section in bench/RESULTS.md.
+# capacity of one process, profiles, booking (pgbench baselines, spread and hot-slot booking,
+# availability; `bash bench/booking.sh` runs only that) and notifications (call → WeChat message
+# latency, delivery throughput, a hall at peak, against hallq's WeChat stand-in;
+# `bash bench/notifications.sh` runs only that). About 20 minutes; every load is bounded in
+# count and time and goes to 127.0.0.1 only. Prints a summary and puts a dated section in
+# bench/RESULTS.md.
 #
 # Needs: the project's venv (.venv), PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres).
 # Installs if missing: wrk (apt), py-spy (PyPI, into a separate tools venv, not the project's).
@@ -20,10 +22,14 @@
 # booking: BENCH_BOOKING_PARTS (pgbench,spread,hot,availability,profile), BENCH_BOOKING_PROCESSES
 # (1,2), BENCH_BOOKING_SECONDS (20), BENCH_PGBENCH_SECONDS (20),
 # BENCH_BOOKING_AVAILABILITY_SECONDS (10), BENCH_BOOKING_HOT_ATTEMPTS (5000),
-# BENCH_BOOKING_CITIZENS (20000); BENCH_DB / BENCH_TEMPLATE_DB rename the databases;
-# BENCH_TIMEOUT (1500 s for the whole run).
-# Arguments: the phases to run (issue calls latency capacity floor pgbench profile booking;
-# default all).
+# BENCH_BOOKING_CITIZENS (20000); notifications: BENCH_NOTIFY_PARTS (latency,throughput,peak),
+# BENCH_NOTIFY_LATENCY_CALLS (300), BENCH_NOTIFY_LATENCY_RATE (10/s), BENCH_NOTIFY_MESSAGES
+# (20000), BENCH_NOTIFY_WORKERS (1,2), BENCH_NOTIFY_PEAK_TICKETS (1000),
+# BENCH_NOTIFY_PEAK_SECONDS (60), BENCH_NOTIFY_PEAK_WORKERS (2), BENCH_SANDBOX_PORT (18290; the
+# WeChat stand-in), more in bench/hallq_notifications.py; BENCH_DB / BENCH_TEMPLATE_DB rename
+# the databases; BENCH_TIMEOUT (1800 s for the whole run).
+# Arguments: the phases to run (issue calls latency capacity floor pgbench profile booking
+# notifications; default all).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -119,7 +125,7 @@ fi
 # --- run ----------------------------------------------------------------------------------------
 command_line="bash bench/run.sh${*:+ $*}"
 status=0
-timeout --signal=TERM --kill-after=20 "${BENCH_TIMEOUT:-1500}" \
+timeout --signal=TERM --kill-after=20 "${BENCH_TIMEOUT:-1800}" \
   "$PY" bench/hallq_bench.py "$@" ${REDIS_PID:+--redis-pid "$REDIS_PID"} \
   --command "$command_line" || status=$?
 echo "bench: finished in $(( $(date +%s) - started )) s (raw output in $BENCH_WORK)"

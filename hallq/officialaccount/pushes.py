@@ -58,7 +58,7 @@ MAX_PRE_CALL_DISTANCE = 20
 # A template message's keyword line shows at most 20 characters.
 FIELD_LIMIT = 20
 # How often the dedicated loop looks for new events.
-POLL_SECONDS = 0.3
+POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,17 @@ def run_queue_pushes(stop: threading.Event) -> None:
             logger.exception("queue pushes failed; trying again")
         finally:
             close_old_connections()
-        stop.wait(POLL_SECONDS)
+        _woken.wait(POLL_SECONDS)
+        _woken.clear()
+
+
+# Set when this process commits a queue event, so the loop here runs at once rather than at its
+# next poll (a worker in another process polls).
+_woken = threading.Event()
+
+
+def wake() -> None:
+    _woken.set()
 
 
 def _halls_behind() -> list[tuple[int, bool]]:
@@ -136,6 +146,26 @@ def _push_events(hall_id: int, events: list[Event], now: datetime) -> int:
         if now - event.created_at > FRESH_FOR[kind]:
             continue
         ticket = tickets[event.ticket_id]
+        if kind == NotificationKind.CALL:
+            # A queue that moves faster than these rounds can call a ticket that never sat
+            # within its distance when a round looked: its pre-call goes now, just before the
+            # call (one person's messages are delivered in the order written). Nothing if it
+            # had one already.
+            enqueued += notification_enqueue(
+                subject_type=SubjectType.TICKET,
+                subject_id=ticket.pk,
+                kind=NotificationKind.PRE_CALL,
+                hall_id=hall_id,
+                openid=recipients[ticket.pk].openid,
+                mobile=recipients[ticket.pk].mobile,
+                data={
+                    "number": ticket.number,
+                    "service": _fit(ticket.service.name),
+                    "ahead": "0",
+                    **_link(ticket.pk),
+                },
+                now=now,
+            )
         enqueued += notification_enqueue(
             subject_type=SubjectType.TICKET,
             subject_id=ticket.pk,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -55,5 +56,15 @@ def event_record(
         created_at=now,
     )
     message = EventMessage.from_event(event)
-    transaction.on_commit(lambda: get_bus().publish(message))
+    transaction.on_commit(lambda: _after_commit(message))
     return event
+
+
+# Called in this process after each event commits (the official account's pushes wake here).
+after_commit_hooks: list[Callable[[], None]] = []
+
+
+def _after_commit(message: EventMessage) -> None:
+    get_bus().publish(message)
+    for hook in after_commit_hooks:
+        hook()
