@@ -86,7 +86,9 @@ class Ticket(models.Model):
     # Who hears about this ticket (§5, §6): the WeChat user who bound it by scanning its QR code or
     # from its page, and the citizen it belongs to (an appointment's citizen, or the bound WeChat
     # user's). An id, not a foreign key: citizens is a sibling context.
-    owner_openid = models.CharField(max_length=64, blank=True, default="")
+    # A database default too: tickets written by other means than the ORM (imports, the bench)
+    # have no owner.
+    owner_openid = models.CharField(max_length=64, blank=True, default="", db_default="")
     owner_citizen_id = models.BigIntegerField(null=True, blank=True)
     # What we told the citizen at issue, compared later with what happened (§9).
     people_ahead_at_issue = models.PositiveIntegerField(default=0)

@@ -15,8 +15,8 @@ from hallq.booking import services
 from hallq.booking.models import Appointment, AppointmentState, SlotPlace
 from hallq.booking.tests.factories import make_citizen, make_slot
 from hallq.common.errors import Conflict
+from hallq.common.testing import race
 from hallq.queueing.tests.factories import at, make_hall, make_service
-from hallq.queueing.tests.test_races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

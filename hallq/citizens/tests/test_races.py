@@ -3,15 +3,12 @@ together by a barrier): codes, first sign-ins, registrations and violations neve
 
 from __future__ import annotations
 
-import threading
 from collections import Counter as Tally
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TypeVar
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from hallq.citizens import services
 from hallq.citizens.locks import lock_citizen
@@ -26,26 +23,12 @@ from hallq.citizens.models import (
 from hallq.citizens.tests.factories import make_citizen
 from hallq.common import clock
 from hallq.common.errors import HallqError
+from hallq.common.testing import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-T = TypeVar("T")
 MOBILE = "13812345678"
 ID_NUMBER = "110101199003074514"
-
-
-def race(workers: int, job: Callable[[int], T]) -> list[T]:
-    barrier = threading.Barrier(workers)
-
-    def run(index: int) -> T:
-        try:
-            barrier.wait(timeout=30)
-            return job(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run, range(workers)))
 
 
 def outcome(call: Callable[[], object]) -> str:

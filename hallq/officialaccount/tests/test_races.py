@@ -13,6 +13,7 @@ from django.db import connection
 
 from hallq.common import clock
 from hallq.common.errors import Conflict
+from hallq.common.testing import race
 from hallq.notifications.models import Notification
 from hallq.officialaccount import pushes
 from hallq.officialaccount.callback import callback_message_handle
@@ -102,20 +103,6 @@ def test_a_worker_that_fails_midway_loses_nothing(monkeypatch):
     monkeypatch.undo()
     queue_pushes_run(now=clock.now())
     assert kinds() == expected_kinds()
-
-
-def race(workers: int, job):
-    barrier = threading.Barrier(workers)
-
-    def run(index: int):
-        try:
-            barrier.wait(timeout=30)
-            return job(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run, range(workers)))
 
 
 @pytest.mark.django_db(transaction=True)

@@ -6,19 +6,15 @@ releases them together so the transactions really overlap.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TypeVar
 
 import pytest
-from django.db import connection
 
 from hallq.common import clock
 from hallq.common.errors import Conflict
+from hallq.common.testing import race
 from hallq.halls.models import CounterState
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket, TicketState
@@ -26,22 +22,6 @@ from hallq.queueing.tests.factories import make_counter, make_hall, make_service
 from hallq.realtime.models import Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-T = TypeVar("T")
-
-
-def race(workers: int, job: Callable[[int], T]) -> list[T]:
-    barrier = threading.Barrier(workers)
-
-    def run(index: int) -> T:
-        try:
-            barrier.wait(timeout=30)
-            return job(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run, range(workers)))
 
 
 def test_200_concurrent_issues_get_200_distinct_numbers():

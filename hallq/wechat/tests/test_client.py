@@ -4,19 +4,17 @@ the shared access token (fetched once, refreshed once when rejected, under a loc
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
 import pytest
 import redis
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
 
 from hallq.common import clock
+from hallq.common.testing import race
 from hallq.conftest import free_port
 from hallq.wechat.client import (
     OAuthIdentity,
@@ -256,20 +254,6 @@ def test_an_oauth_code_expires_after_five_minutes(sandbox):
     with pytest.raises(WeChatError) as expired:
         get_client().oauth_exchange(code=code)
     assert expired.value.errcode == 40029
-
-
-def race(workers: int, job) -> list:
-    barrier = threading.Barrier(workers)
-
-    def run(index: int):
-        try:
-            barrier.wait(timeout=10)
-            return job(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run, range(workers)))
 
 
 @pytest.fixture(params=["database", "redis"])

@@ -1,0 +1,29 @@
+"""What the tests of every context share: racing real threads against the real database."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from django.db import connection
+
+T = TypeVar("T")
+
+
+def race(workers: int, job: Callable[[int], T]) -> list[T]:
+    """Run ``job(0) … job(workers - 1)`` in as many threads, released together by a barrier so
+    their transactions really overlap. Each thread has its own database connection, as separate
+    web processes would, and closes it when done."""
+    barrier = threading.Barrier(workers)
+
+    def run(index: int) -> T:
+        try:
+            barrier.wait(timeout=30)
+            return job(index)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, range(workers)))
