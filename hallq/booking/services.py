@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 
 from hallq.booking import locks, notices
@@ -34,7 +35,7 @@ from hallq.citizens.selectors import blacklisted_until
 from hallq.citizens.services import violation_record
 from hallq.common.errors import Conflict
 from hallq.halls.models import Hall, Service
-from hallq.notifications.models import NotificationKind
+from hallq.notifications.models import Notification, NotificationKind
 from hallq.queueing.domain.model import TicketKind
 from hallq.queueing.models import Channel, Ticket
 from hallq.queueing.services import ticket_issue
@@ -349,6 +350,16 @@ def appointments_remind(*, now: datetime) -> int:
     upcoming = (
         Appointment.objects.filter(
             state=AppointmentState.BOOKED, starts_at__gt=now, starts_at__lte=now + REMINDER_HORIZON
+        )
+        # Those reminded already are not read again every minute until their slot.
+        .exclude(
+            Exists(
+                Notification.objects.filter(
+                    subject_type="appointment",
+                    subject_id=OuterRef("pk"),
+                    kind=NotificationKind.BOOKING_REMINDER,
+                )
+            )
         )
         .select_related("hall", "service", "citizen")
         .order_by("starts_at")

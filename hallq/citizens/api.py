@@ -15,7 +15,11 @@ from hallq.citizens import services
 from hallq.citizens.auth import CitizenAuth, bearer_token, citizen_of
 from hallq.citizens.domain.identity import mask_id_number, mask_mobile
 from hallq.citizens.models import Citizen
-from hallq.citizens.selectors import blacklisted_until, current_agreement
+from hallq.citizens.selectors import (
+    blacklisted_until,
+    current_agreement,
+    current_agreement_version,
+)
 from hallq.common import clock
 from hallq.common.api import ERRORS, ErrorOut
 from hallq.common.errors import NotFound
@@ -69,11 +73,6 @@ class AgreementAcceptIn(Schema):
     version: int
 
 
-def _current_version() -> int:
-    agreement = current_agreement()
-    return agreement.version if agreement is not None else 0
-
-
 def profile_view(citizen: Citizen, now: datetime) -> ProfileOut:
     return ProfileOut(
         name=citizen.name,
@@ -81,7 +80,7 @@ def profile_view(citizen: Citizen, now: datetime) -> ProfileOut:
         mobile_masked=mask_mobile(citizen.mobile),
         registered=citizen.is_registered,
         agreement_version=citizen.agreement_version,
-        current_agreement_version=_current_version(),
+        current_agreement_version=current_agreement_version(),
         blacklisted_until=blacklisted_until(citizen_id=citizen.pk, now=now),
     )
 
@@ -98,7 +97,7 @@ def sign_in(request: HttpRequest, body: SignInIn) -> SignInOut:
     """Exchange the SMS code for a citizen bearer token (30 days). The first sign-in of a
     mobile number creates the citizen."""
     citizen, token = services.sign_in(mobile=body.mobile, code=body.code, now=clock.now())
-    current = _current_version()
+    current = current_agreement_version()
     return SignInOut(
         token=token,
         registered=citizen.is_registered,

@@ -256,10 +256,7 @@ def citizen_register(*, citizen: Citizen, name: str, id_number: str, now: dateti
     number, once registered, may not be changed (only by staff, for a proven mistake)."""
     name = _valid_name(name)
     today = now.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
-    try:
-        number = validate_id_number(id_number, today=today)
-    except IdentityError as error:
-        raise InvalidInput(identity_message(error.code), code=error.code) from None
+    number = checked_id_number(id_number, today=today)
     index = id_number_index(number)
     with transaction.atomic():
         locked = lock_citizen(citizen.pk)

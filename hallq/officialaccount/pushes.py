@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,13 +23,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 
 from hallq.citizens.models import Citizen, CitizenWechat
 from hallq.common import clock
 from hallq.halls.models import Hall
 from hallq.notifications.models import NotificationKind, SubjectType
 from hallq.notifications.services import notification_enqueue
+from hallq.notifications.texts import TEMPLATE_FIELD_LIMIT, fit
 from hallq.officialaccount import locks
 from hallq.officialaccount.models import PushCursor
 from hallq.queueing.domain.calling import people_ahead_all
@@ -55,8 +57,6 @@ FRESH_FOR = {
 EVENTS_PER_TRANSACTION = 500
 # The largest pre-call distance a citizen may choose (the ticket page offers 1–20).
 MAX_PRE_CALL_DISTANCE = 20
-# A template message's keyword line shows at most 20 characters.
-FIELD_LIMIT = 20
 # How often the dedicated loop looks for new events.
 POLL_SECONDS = 0.2
 
@@ -138,11 +138,29 @@ def _push_events(hall_id: int, events: list[Event], now: datetime) -> int:
     ticket_ids = {e.ticket_id for e in events if e.kind in PUSHED_EVENTS and e.ticket_id}
     tickets = _owned_tickets(ticket_ids)
     recipients = _recipients(tickets.values())
+    # Which time a ticket has this event (calls and no-shows repeat after a reinstatement,
+    # recalls are numbered from 1): what came before this batch in one query, then counted on.
+    seen = Counter(
+        {
+            (ticket_id, kind): count
+            for ticket_id, kind, count in Event.objects.filter(
+                hall_id=hall_id,
+                ticket_id__in=list(tickets),
+                kind__in=list(PUSHED_EVENTS),
+                seq__lt=events[0].seq,
+            )
+            .values("ticket_id", "kind")
+            .annotate(count=Count("pk"))
+            .values_list("ticket_id", "kind", "count")
+        }
+    )
     enqueued = 0
     for event in events:
         kind = PUSHED_EVENTS.get(event.kind)
         if kind is None or event.ticket_id not in tickets:
             continue
+        earlier = seen[event.ticket_id, event.kind]
+        seen[event.ticket_id, event.kind] += 1
         if now - event.created_at > FRESH_FOR[kind]:
             continue
         ticket = tickets[event.ticket_id]
@@ -151,26 +169,12 @@ def _push_events(hall_id: int, events: list[Event], now: datetime) -> int:
             # within its distance when a round looked: its pre-call goes now, just before the
             # call (one person's messages are delivered in the order written). Nothing if it
             # had one already.
-            enqueued += notification_enqueue(
-                subject_type=SubjectType.TICKET,
-                subject_id=ticket.pk,
-                kind=NotificationKind.PRE_CALL,
-                hall_id=hall_id,
-                openid=recipients[ticket.pk].openid,
-                mobile=recipients[ticket.pk].mobile,
-                data={
-                    "number": ticket.number,
-                    "service": _fit(ticket.service.name),
-                    "ahead": "0",
-                    **_link(ticket.pk),
-                },
-                now=now,
-            )
+            enqueued += _pre_call_enqueue(ticket, recipients[ticket.pk], 0, hall_id, now)
         enqueued += notification_enqueue(
             subject_type=SubjectType.TICKET,
             subject_id=ticket.pk,
             kind=kind,
-            occurrence=_occurrence(event, kind),
+            occurrence=earlier + 1 if kind is NotificationKind.RECALL else earlier,
             hall_id=hall_id,
             openid=recipients[ticket.pk].openid,
             mobile=recipients[ticket.pk].mobile,
@@ -199,15 +203,6 @@ def _owner_follows_transfer(event: Event) -> None:
     Ticket.objects.filter(pk=successor_id, owner_openid="", owner_citizen_id=None).update(
         owner_openid=openid, owner_citizen_id=citizen_id
     )
-
-
-def _occurrence(event: Event, kind: NotificationKind) -> int:
-    """Which time this ticket has this event: calls, no-shows (after a reinstatement, a ticket
-    is called again) and recalls (numbered from 1) each get their own notification."""
-    earlier = Event.objects.filter(
-        hall_id=event.hall_id, ticket_id=event.ticket_id, kind=event.kind, seq__lt=event.seq
-    ).count()
-    return earlier + 1 if kind is NotificationKind.RECALL else earlier
 
 
 def pre_calls_enqueue(
@@ -241,23 +236,29 @@ def pre_calls_enqueue(
         distance = own if own is not None else ticket.service.pre_call_distance
         if ahead[ticket.pk] > distance:
             continue
-        data = {
-            "number": ticket.number,
-            "service": _fit(ticket.service.name),
-            "ahead": str(ahead[ticket.pk]),
-            **_link(ticket.pk),
-        }
-        enqueued += notification_enqueue(
-            subject_type=SubjectType.TICKET,
-            subject_id=ticket.pk,
-            kind=NotificationKind.PRE_CALL,
-            hall_id=hall_id,
-            openid=recipients[ticket.pk].openid,
-            mobile=recipients[ticket.pk].mobile,
-            data=data,
-            now=now,
-        )
+        enqueued += _pre_call_enqueue(ticket, recipients[ticket.pk], ahead[ticket.pk], hall_id, now)
     return enqueued
+
+
+def _pre_call_enqueue(
+    ticket: Ticket, recipient: Recipient, ahead: int, hall_id: int, now: datetime
+) -> bool:
+    """A ticket's one pre-call (nothing if it had it already)."""
+    return notification_enqueue(
+        subject_type=SubjectType.TICKET,
+        subject_id=ticket.pk,
+        kind=NotificationKind.PRE_CALL,
+        hall_id=hall_id,
+        openid=recipient.openid,
+        mobile=recipient.mobile,
+        data={
+            "number": ticket.number,
+            "service": fit(ticket.service.name, TEMPLATE_FIELD_LIMIT),
+            "ahead": str(ahead),
+            **_link(ticket.pk),
+        },
+        now=now,
+    )
 
 
 def _owned_tickets(ticket_ids: Collection[int], state: str | None = None) -> dict[int, Ticket]:
@@ -299,7 +300,11 @@ def _recipients(tickets: Iterable[Ticket]) -> dict[int, Recipient]:
 
 
 def _event_data(ticket: Ticket, payload: dict[str, Any]) -> dict[str, str]:
-    data = {"number": ticket.number, "service": _fit(ticket.service.name), **_link(ticket.pk)}
+    data = {
+        "number": ticket.number,
+        "service": fit(ticket.service.name, TEMPLATE_FIELD_LIMIT),
+        **_link(ticket.pk),
+    }
     counter_number = payload.get("counter_number")
     if counter_number is not None:
         data["counter"] = counter_label(counter_number, payload.get("counter_name") or "")
@@ -311,11 +316,7 @@ def counter_label(number: int, name: str) -> str:
     Chinese only, like the templates registered with WeChat and the SMS vendor."""
     label = f"{number}号窗口"
     with_name = f"{label} {name}".strip()
-    return with_name if len(with_name) <= FIELD_LIMIT else label
-
-
-def _fit(text: str) -> str:
-    return text if len(text) <= FIELD_LIMIT else text[: FIELD_LIMIT - 1] + "…"
+    return with_name if len(with_name) <= TEMPLATE_FIELD_LIMIT else label
 
 
 def _link(ticket_id: int) -> dict[str, str]:
