@@ -20,6 +20,7 @@ from django.db import connection, connections
 from django.test import Client
 
 from hallq.common import clock
+from hallq.common.memo import forget_all
 from hallq.halls.auth import staff_token_issue
 from hallq.halls.demo import load_demo
 
@@ -60,8 +61,10 @@ def wait_for_sessions_to_end(url: str, database: str, seconds: float = 10) -> No
 def empty_cache() -> Iterator[None]:
     # Database ids repeat from test to test; cached reads must not leak between them.
     cache.clear()
+    forget_all()
     yield
     cache.clear()
+    forget_all()
 
 
 @pytest.fixture(autouse=True)

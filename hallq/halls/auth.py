@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from hallq.common.errors import Forbidden, HallqError
+from hallq.common.memo import Memo
 from hallq.halls.models import (
     DEVICE_TOKEN_PREFIX,
     STAFF_TOKEN_PREFIX,
@@ -93,17 +94,37 @@ def _staff_principal(user: AbstractBaseUser) -> Principal:
     )
 
 
+# Who a token belongs to, remembered for a few seconds: every API request asks. A token revoked
+# or a membership changed in another process takes effect here within this time.
+PRINCIPAL_MEMO_SECONDS = 10
+_principals: Memo[tuple[Principal, datetime | None]] = Memo(PRINCIPAL_MEMO_SECONDS)
+
+
 def principal_for_token(token: str, now: datetime) -> Principal | None:
     digest = hash_token(token)
+    entry = _principals.get(digest, lambda: _principal_for_digest(token, digest, now))
+    if entry is None:
+        return None
+    principal, expires_at = entry
+    if expires_at is not None and expires_at <= now:
+        _principals.forget(digest)
+        return None
+    return principal
+
+
+def _principal_for_digest(
+    token: str, digest: str, now: datetime
+) -> tuple[Principal, datetime | None] | None:
     if token.startswith(DEVICE_TOKEN_PREFIX):
-        return _device_principal(digest)
+        device = _device_principal(digest)
+        return (device, None) if device is not None else None
     staff = (
         StaffToken.objects.filter(token_hash=digest, expires_at__gt=now, user__is_active=True)
         .select_related("user")
         .first()
     )
     if staff is not None:
-        return _staff_principal(staff.user)
+        return _staff_principal(staff.user), staff.expires_at
     return None
 
 

@@ -21,7 +21,12 @@ from hallq.halls.auth import principal_for_request
 from hallq.halls.models import Counter, Hall, Service
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket
-from hallq.queueing.selectors import HallProgress, counter_hall_id, hall_progress
+from hallq.queueing.selectors import (
+    HallProgress,
+    counter_hall_id,
+    hall_progress,
+    service_with_hall,
+)
 from hallq.queueing.streams import sse, ticket_stream
 from hallq.queueing.tokens import ticket_token, ticket_token_valid
 from hallq.queueing.views import (
@@ -76,12 +81,8 @@ def tickets_issue(request: HttpRequest, hall_id: int, body: TicketIn) -> Status[
     principal_of(request).require_kiosk_or_staff_of(hall_id)
     if body.channel not in ISSUING_CHANNELS:
         raise InvalidInput(_("Tickets cannot be issued on that channel here."), code="channel")
-    service = (
-        Service.objects.select_related("hall")
-        .filter(pk=body.service_id, hall_id=hall_id, active=True)
-        .first()
-    )
-    if service is None:
+    service = service_with_hall(body.service_id)
+    if service is None or service.hall_id != hall_id or not service.active:
         get_object_or_404(Hall, pk=hall_id)
         raise InvalidInput(_("This hall has no such service."), code="unknown_service")
     now = clock.now()

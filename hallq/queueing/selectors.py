@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import connection
+from django.db.models import QuerySet
 
+from hallq.common.memo import Memo
 from hallq.halls.models import Counter, CounterService, CounterState, Hall, Service
 from hallq.queueing.domain.calling import people_ahead_all
 from hallq.queueing.domain.estimates import (
@@ -65,40 +66,110 @@ def _as_waiting(query: QuerySet[Ticket]) -> list[WaitingTicket]:
 PLAIN_WALK_IN_KINDS = (TicketKind.WALK_IN, TicketKind.REMOTE)
 
 
+def as_waiting(ticket: Ticket) -> WaitingTicket:
+    return WaitingTicket(
+        id=ticket.pk,
+        service_id=ticket.service_id,
+        kind=TicketKind(ticket.kind),
+        queue_time=ticket.queue_time,
+        slot_start=ticket.slot_start,
+        checked_in_at=ticket.checked_in_at,
+        reinstated_at=ticket.reinstated_at,
+    )
+
+
 def call_candidates(
     *, hall_id: int, service_date: date, service_ids: Iterable[int], per_service: int
-) -> list[WaitingTicket]:
+) -> list[Ticket]:
     """The waiting tickets that can be next at a counter, without reading the whole queue.
 
     Every reinstated or appointment ticket, and the first ``per_service`` plain walk-ins of each
     service: walk-ins of one service are called in issue order, so no later one can come first.
-    The calling rules themselves stay in the domain (``choose_next``), which gets these.
+    One statement (the heads of the services' queues through the ``ticket_waiting_in_order``
+    index); the calling rules themselves stay in the domain (``choose_next``).
     """
-    waiting = Ticket.objects.filter(
-        hall_id=hall_id, state=TicketState.WAITING, service_date=service_date
-    )
     service_ids = list(service_ids)
-    candidates = _as_waiting(
-        waiting.filter(service_id__in=service_ids).exclude(
-            kind__in=PLAIN_WALK_IN_KINDS, reinstated_at__isnull=True
+    if not service_ids:
+        return []
+    table = Ticket._meta.db_table
+    columns = ", ".join(str(f.column) for f in Ticket._meta.concrete_fields)
+    plain = ", ".join(f"'{kind.value}'" for kind in PLAIN_WALK_IN_KINDS)
+    in_services = ", ".join(["%s"] * len(service_ids))
+    parts = [
+        f"SELECT {columns} FROM {table} WHERE hall_id = %s AND state = 'waiting' "  # noqa: S608
+        f"AND service_date = %s AND service_id IN ({in_services}) "
+        f"AND NOT (kind IN ({plain}) AND reinstated_at IS NULL)"
+    ]
+    params: list[object] = [hall_id, service_date, *service_ids]
+    for index, service_id in enumerate(service_ids):
+        parts.append(
+            f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
+            "WHERE service_id = %s AND service_date = %s AND state = 'waiting' "
+            f"AND hall_id = %s AND kind IN ({plain}) AND reinstated_at IS NULL "
+            f"ORDER BY queue_time, id LIMIT %s) AS head_{index}"
         )
+        params += [service_id, service_date, hall_id, per_service]
+    return list(Ticket.objects.raw(" UNION ALL ".join(parts), params))
+
+
+def walk_in_position(
+    *, hall_id: int, service_id: int, service_date: date, now: datetime
+) -> tuple[int, int]:
+    """(people ahead, waiting) for a walk-in joining the service's queue at ``now``: one COUNT.
+
+    The SQL form of the domain's ``people_ahead`` for a new walk-in (the test suite checks the two
+    agree): reinstated tickets and appointments whose slot has started come first, then the
+    walk-ins already in the queue; appointments checked in before their slot come after.
+    """
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        "SELECT COUNT(*), COALESCE(SUM(CASE "  # noqa: S608
+        "WHEN reinstated_at IS NOT NULL THEN 1 "
+        "WHEN kind = %s AND slot_start IS NOT NULL THEN "
+        "  (CASE WHEN slot_start <= %s THEN 1 ELSE 0 END) "
+        "WHEN queue_time <= %s THEN 1 ELSE 0 END), 0) "
+        f"FROM {Ticket._meta.db_table} "
+        "WHERE hall_id = %s AND service_id = %s AND service_date = %s AND state = 'waiting'"
     )
-    for service_id in service_ids:
-        heads = waiting.filter(
-            service_id=service_id, kind__in=PLAIN_WALK_IN_KINDS, reinstated_at__isnull=True
-        ).order_by("queue_time", "id")[:per_service]
-        candidates += _as_waiting(heads)
-    return candidates
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [TicketKind.APPOINTMENT.value, at, at, hall_id, service_id, service_date]
+        )
+        waiting, ahead = cursor.fetchone()
+    return int(ahead), int(waiting)
+
+
+# Services and which services a counter calls change a few times a day; every issue and call
+# reads them (hallq/common/memo.py: changes in this process are seen at once, others' within this).
+MEMO_SECONDS = 5
+_services: Memo[Service] = Memo(MEMO_SECONDS)
+_counter_services: Memo[tuple[int, ...]] = Memo(MEMO_SECONDS)
+_counter_halls: Memo[int] = Memo(3600)
+
+
+def service_with_hall(service_id: int) -> Service | None:
+    """The service, with its hall loaded (active or not: callers decide)."""
+    return _services.get(
+        service_id, lambda: Service.objects.select_related("hall").filter(pk=service_id).first()
+    )
+
+
+def counter_service_ids(counter_id: int) -> tuple[int, ...]:
+    """The active services a counter calls, in its priority order."""
+
+    def read() -> tuple[int, ...]:
+        return tuple(
+            CounterService.objects.filter(counter_id=counter_id, service__active=True)
+            .order_by("priority", "service_id")
+            .values_list("service_id", flat=True)
+        )
+
+    return _counter_services.get(counter_id, read) or ()
 
 
 def counter_policy(counter: Counter) -> CounterPolicy:
-    service_ids = tuple(
-        CounterService.objects.filter(counter=counter, service__active=True)
-        .order_by("priority", "service_id")
-        .values_list("service_id", flat=True)
-    )
     return CounterPolicy(
-        service_ids=service_ids,
+        service_ids=counter_service_ids(counter.pk),
         use_service_priority=counter.use_service_priority,
         interleave_after=counter.interleave_after,
     )
@@ -167,24 +238,34 @@ class Capacity:
 
 def counter_capacity(*, hall_id: int, service_ids: Iterable[int]) -> dict[int, Capacity]:
     """Per service: its open counters, and how many of them have nobody at them (one query)."""
-    busy = Ticket.objects.filter(counter_id=OuterRef("counter_id"), state__in=ACTIVE_AT_COUNTER)
-    tally: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for service_id, is_busy in (
-        CounterService.objects.filter(
-            counter__hall_id=hall_id,
-            counter__state=CounterState.OPEN,
-            service_id__in=list(service_ids),
-        )
-        .annotate(is_busy=Exists(busy))
-        .values_list("service_id", "is_busy")
-    ):
-        tally[service_id][0] += 1
-        tally[service_id][1] += 0 if is_busy else 1
-    return {sid: Capacity(open_counters=o, idle_counters=i) for sid, (o, i) in tally.items()}
+    service_ids = list(service_ids)
+    if not service_ids:
+        return {}
+    in_services = ", ".join(["%s"] * len(service_ids))
+    active = ", ".join(f"'{state.value}'" for state in ACTIVE_AT_COUNTER)
+    sql = (
+        "SELECT link.service_id, COUNT(*), SUM(CASE WHEN EXISTS ("  # noqa: S608
+        f"  SELECT 1 FROM {Ticket._meta.db_table} AS ticket "
+        f"  WHERE ticket.counter_id = counter.id AND ticket.state IN ({active})"
+        ") THEN 0 ELSE 1 END) "
+        f"FROM {CounterService._meta.db_table} AS link "
+        f"JOIN {Counter._meta.db_table} AS counter ON counter.id = link.counter_id "
+        f"WHERE counter.hall_id = %s AND counter.state = %s AND link.service_id IN ({in_services}) "
+        "GROUP BY link.service_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [hall_id, CounterState.OPEN.value, *service_ids])
+        rows = cursor.fetchall()
+    return {
+        service_id: Capacity(open_counters=int(open_), idle_counters=int(idle))
+        for service_id, open_, idle in rows
+    }
 
 
-# Service times move slowly; one read per hall every half minute serves every estimate.
-SERVICE_SECONDS_CACHE_SECONDS = 30
+# Service times move slowly; one read per hall and process every half minute serves every
+# estimate (a memo: no round trip to a shared cache for it either).
+SERVICE_SECONDS_MEMO_SECONDS = 30
+_service_seconds: Memo[dict[int, float]] = Memo(SERVICE_SECONDS_MEMO_SECONDS)
 
 
 def typical_seconds(
@@ -192,8 +273,8 @@ def typical_seconds(
 ) -> dict[int, float]:
     """Per active service of the hall: the service time estimates are based on (§4.6).
 
-    Cached for half a minute (per process, or in Redis when configured); a service missing from
-    the cached answer (just created) makes it read again.
+    Remembered for half a minute; a service missing from the remembered answer (just created)
+    makes it read again.
     """
 
     def compute() -> dict[int, float]:
@@ -208,12 +289,11 @@ def typical_seconds(
             for service_id, default in defaults.items()
         }
 
-    key = f"hallq:service-seconds:{hall_id}"
-    cached: dict[int, float] | None = cache.get(key)
-    if cached is None or (service_ids is not None and not set(service_ids) <= set(cached)):
-        cached = compute()
-        cache.set(key, cached, SERVICE_SECONDS_CACHE_SECONDS)
-    return cached
+    known = _service_seconds.get(hall_id, compute) or {}
+    if service_ids is not None and not set(service_ids) <= set(known):
+        _service_seconds.forget(hall_id)
+        known = _service_seconds.get(hall_id, compute) or {}
+    return known
 
 
 def service_queue(
@@ -318,14 +398,11 @@ def hall_progress(*, hall: Hall, now: datetime) -> HallProgress:
 
 
 def counter_hall_id(counter_id: int) -> int | None:
-    """The hall a counter belongs to; cached, as counters never move between halls."""
-    key = f"hallq:counter-hall:{counter_id}"
-    hall_id: int | None = cache.get(key)
-    if hall_id is None:
-        hall_id = Counter.objects.filter(pk=counter_id).values_list("hall_id", flat=True).first()
-        if hall_id is not None:
-            cache.set(key, hall_id, 3600)
-    return hall_id
+    """The hall a counter belongs to; remembered, as counters never move between halls."""
+    return _counter_halls.get(
+        counter_id,
+        lambda: Counter.objects.filter(pk=counter_id).values_list("hall_id", flat=True).first(),
+    )
 
 
 def counter_active_ticket(counter: Counter) -> Ticket | None:

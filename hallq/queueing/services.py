@@ -8,6 +8,7 @@ row lock (``locks.py``). Every change writes an event (``event_record``) in the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,14 +25,17 @@ from hallq.queueing.domain.model import CallChoice, TicketKind, WaitingTicket
 from hallq.queueing.domain.numbering import format_number
 from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketState
 from hallq.queueing.selectors import (
+    as_waiting,
     call_candidates,
     counter_capacity,
     counter_policy,
     service_queue,
+    service_with_hall,
     typical_seconds,
     waiting_tickets,
+    walk_in_position,
 )
-from hallq.realtime.services import event_record
+from hallq.realtime.services import NewEvent, event_record, events_record
 
 # Stands for the ticket being issued, before the database gives it its id: it sorts last
 # among tickets issued at the same moment.
@@ -59,16 +63,18 @@ def ticket_payload(ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def _record_ticket_event(kind: str, ticket: Ticket, now: datetime, **extra: Any) -> None:
-    event_record(
-        hall_id=ticket.hall_id,
+def _ticket_event(kind: str, ticket: Ticket, **extra: Any) -> NewEvent:
+    return NewEvent(
         kind=kind,
-        now=now,
         payload={**ticket_payload(ticket), **extra},
         ticket_id=ticket.pk,
         service_id=ticket.service_id,
         counter_id=ticket.counter_id,
     )
+
+
+def _record_ticket_event(kind: str, ticket: Ticket, now: datetime, **extra: Any) -> None:
+    events_record(hall_id=ticket.hall_id, now=now, events=[_ticket_event(kind, ticket, **extra)])
 
 
 def _record_counter_event(kind: str, counter: Counter, now: datetime) -> None:
@@ -110,26 +116,33 @@ def ticket_issue(
     # Read before the sequence row is locked: counters and service times need no lock.
     capacity = counter_capacity(hall_id=hall.pk, service_ids=[service.pk])
     seconds = typical_seconds(hall_id=hall.pk, now=now, service_ids=[service.pk])[service.pk]
+    checked_in_at = now if kind is TicketKind.APPOINTMENT else None
     with transaction.atomic():
         sequence = locks.take_ticket_sequence(
             hall_id=hall.pk, service_id=service.pk, service_date=service_date
         )
         # Other issuers of this service wait on the sequence row, so this read is exact.
-        waiting = waiting_tickets(
-            hall_id=hall.pk, service_date=service_date, service_ids=[service.pk]
-        )
-        provisional = WaitingTicket(
-            id=UNSAVED_TICKET_ID,
-            service_id=service.pk,
-            kind=kind,
-            queue_time=now,
-            slot_start=slot_start,
-            checked_in_at=now if kind is TicketKind.APPOINTMENT else None,
-        )
-        ahead = people_ahead(provisional, waiting, now)
+        if kind is TicketKind.APPOINTMENT:
+            # Few, and placed among the others by their slots: the domain orders the queue.
+            queue_now = waiting_tickets(
+                hall_id=hall.pk, service_date=service_date, service_ids=[service.pk]
+            )
+            provisional = WaitingTicket(
+                id=UNSAVED_TICKET_ID,
+                service_id=service.pk,
+                kind=kind,
+                queue_time=now,
+                slot_start=slot_start,
+                checked_in_at=checked_in_at,
+            )
+            ahead, waiting = people_ahead(provisional, queue_now, now), len(queue_now)
+        else:
+            ahead, waiting = walk_in_position(
+                hall_id=hall.pk, service_id=service.pk, service_date=service_date, now=now
+            )
         queue = service_queue(
             service_id=service.pk,
-            waiting=len(waiting) + 1,
+            waiting=waiting + 1,
             capacity=capacity.get(service.pk),
             seconds=seconds,
         )
@@ -144,7 +157,7 @@ def ticket_issue(
             issued_at=now,
             queue_time=now,
             slot_start=slot_start,
-            checked_in_at=provisional.checked_in_at,
+            checked_in_at=checked_in_at,
             people_ahead_at_issue=ahead,
             estimated_wait_at_issue=queue.estimate(ahead),
         )
@@ -162,7 +175,22 @@ def _locked_open_counter(counter_id: int) -> Counter:
 
 
 def _active_ticket(counter: Counter) -> Ticket | None:
-    return Ticket.objects.filter(counter=counter, state__in=ACTIVE_AT_COUNTER).first()
+    ticket = Ticket.objects.filter(counter=counter, state__in=ACTIVE_AT_COUNTER).first()
+    if ticket is not None:
+        _attach(ticket, counter)
+    return ticket
+
+
+def _attach(ticket: Ticket, counter: Counter | None) -> Ticket:
+    """Give a ticket its hall, service and counter without reading them again: the counter is
+    the one just locked, the service comes from this process's memo."""
+    if counter is not None:
+        ticket.counter = counter
+        ticket.hall = counter.hall
+    service = service_with_hall(ticket.service_id)
+    if service is not None:
+        ticket.service = service
+    return ticket
 
 
 def _require_active(counter: Counter, *states: TicketState) -> Ticket:
@@ -172,15 +200,28 @@ def _require_active(counter: Counter, *states: TicketState) -> Ticket:
     return ticket
 
 
+def _change(ticket: Ticket, expected: Iterable[str], **changes: Any) -> bool:
+    """Move the ticket on if it is still in one of the ``expected`` states (a conditional
+    update), and show the change on the instance too, rather than reading it back."""
+    changed = Ticket.objects.filter(pk=ticket.pk, state__in=list(expected)).update(**changes)
+    if changed:
+        for name, value in changes.items():
+            setattr(ticket, name, value)
+    return bool(changed)
+
+
 def _finish(ticket: Ticket, now: datetime, *, record: bool = True) -> Ticket:
     started = ticket.serving_at or ticket.called_at or now
     seconds = max(0, round((now - started).total_seconds()))
-    changed = Ticket.objects.filter(pk=ticket.pk, state__in=ACTIVE_AT_COUNTER).update(
-        state=TicketState.DONE, finished_at=now, serving_at=started, service_seconds=seconds
-    )
-    if not changed:
+    if not _change(
+        ticket,
+        ACTIVE_AT_COUNTER,
+        state=TicketState.DONE,
+        finished_at=now,
+        serving_at=started,
+        service_seconds=seconds,
+    ):
         raise Conflict(_("The ticket is no longer at this counter."))
-    ticket = _refresh(ticket)
     if record:
         _record_ticket_event("ticket.done", ticket, now)
     return ticket
@@ -204,39 +245,49 @@ def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
     # Its event is written last, with the call's: the hall's event counter is the last lock a
     # transaction takes, or two counters calling at once could deadlock (docs/concurrency.md).
     finished = _finish(current, now, record=False) if current is not None else None
-    choice = _claim_next(counter, now)
-    if finished is not None:
-        _record_ticket_event("ticket.done", finished, now)
-    if choice is None:
-        return None
-    if counter.priority_streak != choice.priority_streak_after:
-        counter.priority_streak = choice.priority_streak_after
-        counter.save(update_fields=["priority_streak"])
-    ticket = Ticket.objects.select_related("hall", "service", "counter").get(pk=choice.ticket.id)
-    _record_ticket_event("ticket.called", ticket, now)
-    return ticket
+    claimed = _claim_next(counter, now)
+    events = [_ticket_event("ticket.done", finished)] if finished is not None else []
+    if claimed is not None:
+        choice, ticket = claimed
+        if counter.priority_streak != choice.priority_streak_after:
+            counter.priority_streak = choice.priority_streak_after
+            counter.save(update_fields=["priority_streak"])
+        events.append(_ticket_event("ticket.called", ticket))
+    if events:
+        events_record(hall_id=counter.hall_id, now=now, events=events)
+    return claimed[1] if claimed is not None else None
 
 
-def _claim_next(counter: Counter, now: datetime) -> CallChoice | None:
+def _claim_next(counter: Counter, now: datetime) -> tuple[CallChoice, Ticket] | None:
     """Choose the counter's next ticket and claim it, choosing again if another counter won."""
     policy = counter_policy(counter)
     service_date = now.astimezone(counter.hall.zone).date()
     for _attempt in range(CALL_ATTEMPTS):
-        candidates = call_candidates(
-            hall_id=counter.hall_id,
-            service_date=service_date,
-            service_ids=policy.service_ids,
-            per_service=CANDIDATES_PER_SERVICE,
+        candidates = {
+            ticket.pk: ticket
+            for ticket in call_candidates(
+                hall_id=counter.hall_id,
+                service_date=service_date,
+                service_ids=policy.service_ids,
+                per_service=CANDIDATES_PER_SERVICE,
+            )
+        }
+        choice = choose_next(
+            [as_waiting(t) for t in candidates.values()], now, policy, counter.priority_streak
         )
-        choice = choose_next(candidates, now, policy, counter.priority_streak)
         if choice is None:
             return None
+        ticket = _attach(candidates[choice.ticket.id], counter)
         # Another counter may have called it since we read: then this matches nothing.
-        taken = Ticket.objects.filter(pk=choice.ticket.id, state=TicketState.WAITING).update(
-            state=TicketState.CALLED, counter=counter, called_at=now, recall_count=0
-        )
-        if taken:
-            return choice
+        if _change(
+            ticket,
+            [TicketState.WAITING],
+            state=TicketState.CALLED,
+            counter=counter,
+            called_at=now,
+            recall_count=0,
+        ):
+            return choice, ticket
     raise Conflict(_("The queue is too busy right now; please try again."), code="busy")
 
 
@@ -248,13 +299,14 @@ def counter_recall(*, counter_id: int, now: datetime) -> Ticket:
     changed = Ticket.objects.filter(
         pk=ticket.pk, state=TicketState.CALLED, recall_count__lt=limit
     ).update(recall_count=ticket.recall_count + 1)
-    if not changed:
+    if changed:
+        ticket.recall_count += 1
+    else:
         raise Conflict(
             _("%(number)s has been recalled %(limit)s times already.")
             % {"number": ticket.number, "limit": limit},
             code="recall_limit",
         )
-    ticket = _refresh(ticket)
     _record_ticket_event("ticket.recalled", ticket, now)
     return ticket
 
@@ -265,8 +317,8 @@ def _advance_current(
     """Move the counter's current ticket on from ``expected``, writing event ``kind``."""
     counter = locks.lock_counter(counter_id)
     ticket = _require_active(counter, expected)
-    Ticket.objects.filter(pk=ticket.pk, state=expected).update(**changes)
-    ticket = _refresh(ticket)
+    # The counter's lock keeps its ticket where it is meanwhile.
+    _change(ticket, [expected], **changes)
     _record_ticket_event(kind, ticket, now)
     return ticket
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,23 +13,60 @@ from hallq.realtime.bus import EventMessage, get_bus
 from hallq.realtime.models import Event, HallEventCounter
 
 
-def _next_seq(hall_id: int) -> int:
+def _next_seqs(hall_id: int, count: int) -> range:
     # One statement that increments and returns: no read-then-write race, and the row lock
     # it takes is held to commit, which orders the hall's events (docs/concurrency.md).
     table = HallEventCounter._meta.db_table
+    sql = f"UPDATE {table} SET last_seq = last_seq + %s WHERE hall_id = %s RETURNING last_seq"  # noqa: S608
     for _ in range(2):
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET last_seq = last_seq + 1 WHERE hall_id = %s RETURNING last_seq",  # noqa: S608
-                [hall_id],
-            )
+            cursor.execute(sql, [count, hall_id])
             row = cursor.fetchone()
         if row is not None:
-            return int(row[0])
+            last = int(row[0])
+            return range(last - count + 1, last + 1)
         HallEventCounter.objects.bulk_create(
             [HallEventCounter(hall_id=hall_id)], ignore_conflicts=True
         )
     raise RuntimeError("hall event counter could not be created")
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: what happened and what a display may show of it."""
+
+    kind: str
+    payload: dict[str, Any]
+    ticket_id: int | None = None
+    service_id: int | None = None
+    counter_id: int | None = None
+
+
+def events_record(*, hall_id: int, now: datetime, events: Sequence[NewEvent]) -> list[Event]:
+    """Append events to the hall's log, numbered in the order given, in two statements; they
+    are broadcast only once the transaction commits.
+
+    Call it last in a transaction: the hall's event counter stays locked from here to commit.
+    """
+    seqs = _next_seqs(hall_id, len(events))
+    rows = Event.objects.bulk_create(
+        [
+            Event(
+                hall_id=hall_id,
+                seq=seq,
+                kind=new.kind,
+                ticket_id=new.ticket_id,
+                service_id=new.service_id,
+                counter_id=new.counter_id,
+                payload=new.payload,
+                created_at=now,
+            )
+            for seq, new in zip(seqs, events, strict=True)
+        ]
+    )
+    messages = [EventMessage.from_event(event) for event in rows]
+    transaction.on_commit(lambda: _after_commit(messages))
+    return rows
 
 
 def event_record(
@@ -41,30 +79,19 @@ def event_record(
     service_id: int | None = None,
     counter_id: int | None = None,
 ) -> Event:
-    """Append an event to the hall's log; it is broadcast only once the transaction commits.
-
-    Call it last in a transaction: the hall's event counter stays locked from here to commit.
-    """
-    event = Event.objects.create(
-        hall_id=hall_id,
-        seq=_next_seq(hall_id),
-        kind=kind,
-        ticket_id=ticket_id,
-        service_id=service_id,
-        counter_id=counter_id,
-        payload=payload,
-        created_at=now,
-    )
-    message = EventMessage.from_event(event)
-    transaction.on_commit(lambda: _after_commit(message))
-    return event
+    """Append one event to the hall's log (``events_record``)."""
+    new = NewEvent(kind, payload, ticket_id, service_id, counter_id)
+    return events_record(hall_id=hall_id, now=now, events=[new])[0]
 
 
-# Called in this process after each event commits (the official account's pushes wake here).
+# Called in this process after each transaction's events commit (the official account's pushes
+# wake here).
 after_commit_hooks: list[Callable[[], None]] = []
 
 
-def _after_commit(message: EventMessage) -> None:
-    get_bus().publish(message)
+def _after_commit(messages: list[EventMessage]) -> None:
+    bus = get_bus()
+    for message in messages:
+        bus.publish(message)
     for hook in after_commit_hooks:
         hook()

@@ -1,0 +1,114 @@
+"""The queue's SQL shortcuts agree with the domain's rules they stand for, on any queue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hallq.queueing.domain.calling import choose_next, people_ahead
+from hallq.queueing.domain.model import CounterPolicy, TicketKind, WaitingTicket
+from hallq.queueing.models import Ticket, TicketState
+from hallq.queueing.selectors import (
+    as_waiting,
+    call_candidates,
+    waiting_tickets,
+    walk_in_position,
+)
+from hallq.queueing.services import UNSAVED_TICKET_ID
+from hallq.queueing.tests.factories import at, make_hall, make_service
+
+pytestmark = pytest.mark.django_db
+
+NOW = at(10)
+
+# One waiting ticket: its service (0 or 1), kind, minutes since it joined (a few in the future
+# too), where its slot starts relative to now, and whether staff reinstated it.
+tickets = st.lists(
+    st.tuples(
+        st.integers(0, 1),
+        st.sampled_from(list(TicketKind)),
+        st.integers(-3, 120),
+        st.one_of(st.none(), st.integers(-60, 60)),
+        st.booleans(),
+    ),
+    max_size=25,
+)
+EXAMPLES = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.fixture
+def queue():
+    hall = make_hall()
+    services = [make_service(hall, "A"), make_service(hall, "B")]
+
+    def fill(rows: list[tuple[int, TicketKind, int, int | None, bool]]) -> None:
+        Ticket.objects.all().delete()
+        for sequence, (service, kind, minutes_ago, slot, reinstated) in enumerate(rows, 1):
+            joined = NOW - timedelta(minutes=minutes_ago)
+            Ticket.objects.create(
+                hall=hall,
+                service=services[service],
+                service_date=NOW.date(),
+                sequence=sequence,
+                number=f"X{sequence:03d}",
+                kind=kind,
+                channel="kiosk",
+                state=TicketState.WAITING,
+                issued_at=joined,
+                queue_time=joined,
+                slot_start=NOW + timedelta(minutes=slot) if slot is not None else None,
+                checked_in_at=joined if kind is TicketKind.APPOINTMENT else None,
+                reinstated_at=NOW - timedelta(minutes=1) if reinstated else None,
+            )
+
+    return hall, services, fill
+
+
+@EXAMPLES
+@given(rows=tickets)
+def test_people_ahead_of_a_new_walk_in_is_the_domains_count(queue, rows):
+    hall, services, fill = queue
+    fill(rows)
+    service = services[0]
+    waiting = waiting_tickets(hall_id=hall.pk, service_date=NOW.date(), service_ids=[service.pk])
+    newcomer = WaitingTicket(
+        id=UNSAVED_TICKET_ID, service_id=service.pk, kind=TicketKind.WALK_IN, queue_time=NOW
+    )
+
+    ahead, count = walk_in_position(
+        hall_id=hall.pk, service_id=service.pk, service_date=NOW.date(), now=NOW
+    )
+
+    assert (ahead, count) == (people_ahead(newcomer, waiting, NOW), len(waiting))
+
+
+@EXAMPLES
+@given(
+    rows=tickets,
+    use_priority=st.booleans(),
+    interleave=st.one_of(st.none(), st.integers(1, 3)),
+    streak=st.integers(0, 3),
+)
+def test_the_candidates_lead_to_the_same_call_as_the_whole_queue(
+    queue, rows, use_priority, interleave, streak
+):
+    hall, services, fill = queue
+    fill(rows)
+    policy = CounterPolicy(
+        service_ids=(services[1].pk, services[0].pk),
+        use_service_priority=use_priority,
+        interleave_after=interleave,
+    )
+    everyone = waiting_tickets(hall_id=hall.pk, service_date=NOW.date())
+
+    candidates = call_candidates(
+        hall_id=hall.pk, service_date=NOW.date(), service_ids=policy.service_ids, per_service=1
+    )
+
+    expected = choose_next(everyone, NOW, policy, streak)
+    assert choose_next([as_waiting(t) for t in candidates], NOW, policy, streak) == expected
