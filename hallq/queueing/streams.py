@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 
 from hallq.common import clock
@@ -89,7 +90,7 @@ def _affects_position(message: EventMessage, service_id: int) -> bool:
     return message.data.get("service_id") == service_id or message.kind.startswith("counter.")
 
 
-async def ticket_stream(ticket_id: int, hall_id: int) -> AsyncIterator[bytes]:
+async def ticket_stream(ticket_id: int, hall_id: int) -> AsyncGenerator[bytes]:
     view: dict[str, Any] | None = None
 
     async def first(seq: int) -> bytes:
@@ -97,22 +98,26 @@ async def ticket_stream(ticket_id: int, hall_id: int) -> AsyncIterator[bytes]:
         view = await load_view(ticket_id)
         return sse("ticket", view, seq) if view is not None else b""
 
-    async for item in hall_messages(hall_id, None, first):
-        if isinstance(item, bytes):
-            yield item
-            continue
-        snapshots.saw(hall_id, item.seq)
-        if view is None:
-            continue
-        updated: dict[str, Any] | None
-        if item.data.get("ticket_id") == ticket_id:
-            updated = await load_view(ticket_id)
-        elif view["state"] == TicketState.WAITING and _affects_position(item, view["service_id"]):
-            updated = _with_position(view, await snapshots.at_least(hall_id, item.seq))
-            if updated is None:  # it left the queue; its own event is on its way, or was lost
+    # Closed with this generator, not whenever it is collected: its finally ends the subscription.
+    async with aclosing(hall_messages(hall_id, None, first)) as messages:
+        async for item in messages:
+            if isinstance(item, bytes):
+                yield item
+                continue
+            snapshots.saw(hall_id, item.seq)
+            if view is None:
+                continue
+            updated: dict[str, Any] | None
+            if item.data.get("ticket_id") == ticket_id:
                 updated = await load_view(ticket_id)
-        else:
-            continue
-        if updated is not None and updated != view:
-            view = updated
-            yield sse("ticket", view, item.seq)
+            elif view["state"] == TicketState.WAITING and _affects_position(
+                item, view["service_id"]
+            ):
+                updated = _with_position(view, await snapshots.at_least(hall_id, item.seq))
+                if updated is None:  # it left the queue; its own event is on its way, or was lost
+                    updated = await load_view(ticket_id)
+            else:
+                continue
+            if updated is not None and updated != view:
+                view = updated
+                yield sse("ticket", view, item.seq)

@@ -21,12 +21,25 @@ from hallq.realtime.models import Event
 REPLAY_LIMIT = 500
 
 
-def last_event_id(request: HttpRequest) -> int | None:
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
+# The response headers of every event stream; ``X-Accel-Buffering`` keeps nginx from holding
+# events back.
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def parse_last_event_id(raw: str | None) -> int | None:
+    """The event number a reconnecting client last received; None for a first connection (or
+    a value that is not a number, which EventSource never sends)."""
     try:
         return int(raw) if raw is not None else None
     except ValueError:
         return None
+
+
+def last_event_id(request: HttpRequest) -> int | None:
+    return parse_last_event_id(
+        request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
+    )
 
 
 @db_read
@@ -76,7 +89,9 @@ async def hall_messages(
         keepalive = settings.HALLQ_SSE_KEEPALIVE_SECONDS
         while True:
             try:
-                delivered = await asyncio.wait_for(subscription.get(), keepalive)
+                # Not asyncio.wait_for: it makes a Task per message per subscriber.
+                async with asyncio.timeout(keepalive):
+                    delivered = await subscription.get()
             except TimeoutError:
                 yield comment("keepalive")
                 continue
@@ -98,10 +113,7 @@ async def hall_messages(
 
 
 def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return StreamingHttpResponse(stream, content_type=SSE_CONTENT_TYPE, headers=SSE_HEADERS)
 
 
 async def prelude() -> bytes:

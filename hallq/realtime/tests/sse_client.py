@@ -21,11 +21,14 @@ class ServerEvent:
 class SseReader:
     """Reads an event stream in a background thread; ``next()`` waits for the next event."""
 
-    def __init__(self, url: str, last_event_id: int | None = None) -> None:
+    def __init__(
+        self, url: str, last_event_id: int | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         self.url = url
-        self.headers = {"Accept": "text/event-stream"}
+        self.headers = {"Accept": "text/event-stream", **(headers or {})}
         if last_event_id is not None:
             self.headers["Last-Event-ID"] = str(last_event_id)
+        self.response_headers: httpx.Headers | None = None
         self.events: queue.Queue[ServerEvent | Exception] = queue.Queue()
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -41,6 +44,7 @@ class SseReader:
                 client.stream("GET", self.url, headers=self.headers) as response,
             ):
                 response.raise_for_status()
+                self.response_headers = response.headers
                 self._connected.set()
                 fields: dict[str, str] = {}
                 for line in response.iter_lines():

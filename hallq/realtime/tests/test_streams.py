@@ -16,6 +16,8 @@ from hallq.realtime.tests.sse_client import SseReader
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
+STREAM_HEADER_NAMES = ["content-type", "cache-control", "x-accel-buffering", "x-frame-options"]
+
 
 class Hall:
     """Drives the demo's first hall through the HTTP API, as the kiosk and a counter would."""
@@ -131,6 +133,46 @@ def test_a_ticket_stream_needs_the_tickets_own_token(asgi_server, demo):
     ticket = hall.issue()
     forged = httpx.get(f"{hall.url}/api/v1/tickets/{ticket['id']}/events?token=0000")
     assert forged.status_code == 403
+
+
+def test_staff_follow_a_ticket_stream_with_their_own_token(asgi_server, demo):
+    # Not the ticket's token: the event route hands the request to Django, which checks staff.
+    hall = Hall(asgi_server, demo)
+    hall.issue()
+    ticket = hall.issue()
+    reader = SseReader(f"{hall.url}/api/v1/tickets/{ticket['id']}/events", headers=hall.staff)
+    initial = reader.next()
+    reader.close()
+    assert initial.event == "ticket"
+    assert (initial.data["id"], initial.data["people_ahead"]) == (ticket["id"], 1)
+    assert reader.response_headers is not None
+    assert reader.response_headers["x-frame-options"] == "DENY"  # Django's middleware answered
+
+
+@pytest.mark.parametrize("stream", ["hall", "ticket"])
+def test_event_streams_are_sent_unbuffered_and_uncached(asgi_server, demo, stream):
+    hall = Hall(asgi_server, demo)
+    ticket = hall.issue()
+    if stream == "hall":
+        url = hall.events_url()
+    else:
+        url = f"{hall.url}/api/v1/tickets/{ticket['id']}/events?token={ticket['token']}"
+    reader = SseReader(url)
+    assert reader.next().event == ("snapshot" if stream == "hall" else "ticket")
+    reader.close()
+    assert reader.response_headers is not None
+    assert {name: reader.response_headers.get(name) for name in STREAM_HEADER_NAMES} == {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+        "x-frame-options": None,  # the event route answered, not Django's middleware
+    }
+
+
+def test_the_stream_of_an_unknown_hall_is_not_found(asgi_server):
+    response = httpx.get(f"{asgi_server.url}/api/v1/halls/987654321/events")
+    assert (response.status_code, response.content) == (404, b"")
+    assert "x-frame-options" not in response.headers  # the event route answered
 
 
 def redis_url() -> str:

@@ -1,0 +1,137 @@
+"""Django's request handling for ASGI, with one crossing from the event loop to a thread.
+
+Django's own ``ASGIHandler`` runs the middleware chain in async mode. Every middleware Django
+ships (sessions, CSRF, locale, authentication, messages…) is synchronous, so in that mode each of
+them crosses from the event loop to a thread and back for its request hook and again for its
+response hook, and the ``request_started`` and ``request_finished`` signals and the view cross
+too: about fifteen round trips between the loop and a thread per request, each a future, a
+queue hand-off and a fight for the GIL. That was most of the stack's floor (bench/NOTES.md).
+
+``SyncChainASGIHandler`` reads the request on the event loop, then runs everything Django does
+for it — the signals, the synchronous middleware chain, the view, rendering and closing the
+response — as one call on one of a fixed set of threads, as a WSGI server would, and sends the
+response from the event loop. It serves responses whose body is known when the view returns;
+a view that streams (the event streams) is served by Django's async handler instead, which
+``route`` decides by path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
+
+from asgiref.sync import ThreadSensitiveContext
+from django.conf import settings
+from django.core import signals
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import HttpResponseBase
+from django.urls import set_script_prefix
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+class _Threads:
+    """A fixed set of single-thread executors: each request runs wholly on one thread (Django's
+    database connections belong to threads) and threads with their pooled connections are reused
+    instead of created per request. The least busy one takes the next request."""
+
+    def __init__(self, count: int) -> None:
+        self.executors = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hallq-request-{index}")
+            for index in range(count)
+        ]
+        self.in_use = [0] * count
+
+    def pick(self) -> int:
+        index = min(range(len(self.in_use)), key=self.in_use.__getitem__)
+        self.in_use[index] += 1
+        return index
+
+    def release(self, index: int) -> None:
+        self.in_use[index] -= 1
+
+
+class ReusedThreadsASGIHandler(ASGIHandler):
+    """Django's async handler, with each request's synchronous parts on one of the fixed threads
+    rather than a new thread per request (Django's default). Serves the streaming views."""
+
+    def __init__(self, threads: _Threads) -> None:
+        super().__init__()
+        self._threads = threads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        index = self._threads.pick()
+        try:
+            async with ThreadSensitiveContext(executor=self._threads.executors[index]):
+                await self.handle(scope, receive, send)
+        finally:
+            self._threads.release(index)
+
+
+class SyncChainASGIHandler(ASGIHandler):
+    """Django over ASGI with the synchronous middleware chain run in one thread per request."""
+
+    def __init__(self, threads: _Threads) -> None:
+        base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the async chain
+        self.load_middleware(is_async=False)
+        self._threads = threads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        try:
+            body = await self.read_body(receive)
+        except Exception:  # the client went away before sending its whole request
+            return
+        loop = asyncio.get_running_loop()
+        index = self._threads.pick()
+        try:
+            response = await loop.run_in_executor(
+                self._threads.executors[index], self._respond, scope, body
+            )
+        finally:
+            self._threads.release(index)
+        await self.send_response(response, send)
+
+    def _respond(self, scope: Scope, body: IO[bytes]) -> HttpResponseBase:
+        """Everything Django does for one request, on this thread: the answer, rendered."""
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, error_response = self.create_request(scope, body)
+            response = error_response if request is None else self.get_response(request)
+            assert response is not None
+            if response.streaming:
+                # Not expected here (``route`` sends streaming views elsewhere): drain it.
+                content = b"".join(response)
+                response.streaming_content = [content]  # type: ignore[attr-defined]
+            response.close()  # request_finished: database connections go back to the pool
+            return response
+        finally:
+            body.close()
+
+
+def route(
+    sync_chain: ASGIHandler,
+    streaming: ASGIHandler,
+    is_streaming: Callable[[str], bool],
+) -> Callable[[Scope, Receive, Send], Any]:
+    """The application: paths whose views stream go to Django's async handler, the rest to the
+    synchronous chain."""
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = streaming if is_streaming(scope.get("path", "")) else sync_chain
+        await handler(scope, receive, send)
+
+    return application
+
+
+def threads() -> _Threads:
+    return _Threads(settings.HALLQ_REQUEST_THREADS)
