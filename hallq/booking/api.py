@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from ninja import Field, Header, Router, Schema, Status
+from ninja.errors import AuthenticationError
 from pydantic import TypeAdapter
 
 from hallq.booking import services
@@ -19,14 +20,16 @@ from hallq.booking.models import (
     Appointment,
     AppointmentState,
     BookingChannel,
-    Slot,
-    SlotPlace,
 )
-from hallq.booking.selectors import citizen_appointments, materialised_dates, slots_with_remaining
+from hallq.booking.selectors import (
+    citizen_appointments,
+    slot_to_book,
+    slots_with_remaining,
+)
 from hallq.booking.views import appointment_view, slot_view
-from hallq.citizens.auth import CitizenAuth
+from hallq.citizens.auth import CitizenAuth, signed_in_of
 from hallq.citizens.models import Citizen
-from hallq.citizens.selectors import citizen_by_id_number, current_agreement_version
+from hallq.citizens.selectors import citizen_by_id_number
 from hallq.citizens.services import checked_id_number
 from hallq.common import clock
 from hallq.common.api import ERRORS
@@ -36,6 +39,7 @@ from hallq.halls.models import Hall, Service
 from hallq.queueing.tokens import ticket_token
 from hallq.queueing.views import ticket_url, ticket_view
 from hallq.scheduling.domain.calendar import CalendarUnknown
+from hallq.scheduling.domain.slots import DayPlan
 from hallq.scheduling.domain.window import check_in_window, date_opens_at, date_refusal
 from hallq.scheduling.selectors import (
     booking_rules,
@@ -46,7 +50,7 @@ from hallq.scheduling.selectors import (
 )
 
 router = Router(tags=["booking"])
-citizen_auth = CitizenAuth()
+signed_in_auth = CitizenAuth(signed_in_only=True)
 
 # How far past the booking window slots are shown (with "opens at …"), so a citizen can see
 # tomorrow's slots before they are released and they exist before the release rush.
@@ -88,54 +92,93 @@ def _bookable_service(hall_id: int, service_id: int) -> Service:
     return service
 
 
-def _days(service: Service, dates: list[date], now: datetime) -> list[dict[str, Any]]:
-    """Each date's bookability and slots; slots of dates in (or just past) the window are
-    materialised on first sight."""
-    zone = service.hall.zone
-    rules = booking_rules(service.pk)
-    window = rules.window
-    today = now.astimezone(zone).date()
-    horizon = today + timedelta(days=window.max_days_ahead + PREVIEW_DAYS)
-    shown = [d for d in dates if today <= d <= horizon]
-    try:
-        plans = day_plans(service=service, dates=shown)
-    except CalendarUnknown as unknown:
-        raise Conflict(calendar_unknown_message(unknown.year), code="calendar_unknown") from None
-    materialised = materialised_dates(service_id=service.pk, dates=shown)
-    missing = [d for d in shown if plans[d].is_open and d not in materialised]
-    if missing:
-        services.slots_materialise(service=service, dates=missing)
-    by_date: dict[date, list[dict[str, Any]]] = {d: [] for d in dates}
-    for slot in slots_with_remaining(service_ids=[service.pk], dates=shown):
-        if slot.is_open:
-            by_date[slot.date].append(slot_view(slot))
-    days = []
-    for d in dates:
-        refusal = date_refusal(d, now, window=window, zone=zone)
-        opens_at = date_opens_at(d, window=window, zone=zone)
-        plan = plans.get(d)
-        reason, message = "", ""
-        if plan is not None and not plan.is_open:
-            reason, message = plan.closed_reason, closed_reason_message(plan.closed_reason)
-        elif refusal is not None:
-            reason, message = (
-                refusal.value,
-                refusal_message(refusal, opens_at, zone=zone, booking_date=d),
-            )
-        slots = [s for s in by_date[d] if s["starts_at"] > now] if not reason else by_date[d]
-        days.append(
-            {
-                "service_id": service.pk,
-                "date": d,
-                "bookable": not reason,
-                "reason": reason,
-                "message": message,
-                "opens_at": opens_at,
-                "remaining": sum(s["remaining"] for s in slots),
-                "slots": slots,
-            }
+def _days(
+    services_shown: Sequence[Service], dates: list[date], now: datetime
+) -> list[dict[str, Any]]:
+    """Each service's dates: whether they can be booked, and their slots (those of every
+    service read in one query). Slots of dates in (or just past) the window are materialised
+    on first sight."""
+    shown: dict[int, set[date]] = {}
+    plans: dict[int, dict[date, DayPlan]] = {}
+    for service in services_shown:
+        window = booking_rules(service.pk).window
+        today = now.astimezone(service.hall.zone).date()
+        horizon = today + timedelta(days=window.max_days_ahead + PREVIEW_DAYS)
+        shown[service.pk] = {d for d in dates if today <= d <= horizon}
+        try:
+            plans[service.pk] = day_plans(service=service, dates=sorted(shown[service.pk]))
+        except CalendarUnknown as unknown:
+            raise Conflict(
+                calendar_unknown_message(unknown.year), code="calendar_unknown"
+            ) from None
+    slots = _open_slots(services_shown, shown, plans)
+    return [
+        _day(service, d, now, plans[service.pk].get(d), slots.get((service.pk, d), []))
+        for service in services_shown
+        for d in dates
+    ]
+
+
+def _open_slots(
+    services_shown: Sequence[Service],
+    shown: dict[int, set[date]],
+    plans: dict[int, dict[date, DayPlan]],
+) -> dict[tuple[int, date], list[dict[str, Any]]]:
+    """The open slots of each service and shown date, materialising the dates that have none
+    yet although the schedule opens them."""
+    service_ids = [service.pk for service in services_shown]
+    every_date = sorted(set().union(*shown.values()))
+    found = slots_with_remaining(service_ids=service_ids, dates=every_date) if every_date else []
+    materialised = {(slot.service_id, slot.date) for slot in found}
+    materialising = False
+    for service in services_shown:
+        missing = sorted(
+            d
+            for d in shown[service.pk]
+            if plans[service.pk][d].is_open and (service.pk, d) not in materialised
         )
-    return days
+        if missing:
+            services.slots_materialise(service=service, dates=missing)
+            materialising = True
+    if materialising:
+        found = slots_with_remaining(service_ids=service_ids, dates=every_date)
+    slots: dict[tuple[int, date], list[dict[str, Any]]] = {}
+    for slot in found:
+        if slot.is_open and slot.date in shown[slot.service_id]:
+            slots.setdefault((slot.service_id, slot.date), []).append(slot_view(slot))
+    return slots
+
+
+def _day(
+    service: Service,
+    day: date,
+    now: datetime,
+    plan: DayPlan | None,
+    open_slots: list[dict[str, Any]],
+) -> dict[str, Any]:
+    zone = service.hall.zone
+    window = booking_rules(service.pk).window
+    refusal = date_refusal(day, now, window=window, zone=zone)
+    opens_at = date_opens_at(day, window=window, zone=zone)
+    reason, message = "", ""
+    if plan is not None and not plan.is_open:
+        reason, message = plan.closed_reason, closed_reason_message(plan.closed_reason)
+    elif refusal is not None:
+        reason, message = (
+            refusal.value,
+            refusal_message(refusal, opens_at, zone=zone, booking_date=day),
+        )
+    slots = [s for s in open_slots if s["starts_at"] > now] if not reason else open_slots
+    return {
+        "service_id": service.pk,
+        "date": day,
+        "bookable": not reason,
+        "reason": reason,
+        "message": message,
+        "opens_at": opens_at,
+        "remaining": sum(s["remaining"] for s in slots),
+        "slots": slots,
+    }
 
 
 @router.get(
@@ -146,7 +189,7 @@ def _days(service: Service, dates: list[date], now: datetime) -> list[dict[str, 
 def slots_list(request: HttpRequest, hall_id: int, service_id: int, date: date) -> dict:
     """A service's slots on one date with the places remaining (public)."""
     service = _bookable_service(hall_id, service_id)
-    return _days(service, [date], clock.now())[0]
+    return _days([service], [date], clock.now())[0]
 
 
 @router.get("/halls/{hall_id}/availability", response={200: list[DayOut], **ERRORS}, auth=None)
@@ -167,13 +210,13 @@ def hall_availability(
         # Validated against the schema once, then kept as the bytes sent: a week of a hall is
         # ~50 KB of JSON, and checking and encoding it again for every poll would cost more
         # than computing it.
-        days_out = TypeAdapter(list[DayOut]).validate_python(
-            _hall_availability(hall_id, start, days, service_id)
-        )
-        body = TypeAdapter(list[DayOut]).dump_json(days_out)
+        days_out = DAYS_OUT.validate_python(_hall_availability(hall_id, start, days, service_id))
+        body = DAYS_OUT.dump_json(days_out)
         cache.set(key, body, AVAILABILITY_CACHE_SECONDS)
     return HttpResponse(body, content_type="application/json; charset=utf-8")
 
+
+DAYS_OUT = TypeAdapter(list[DayOut])  # built once: building one costs more than using it
 
 # The week's availability is what every citizen's page polls, and what a crowd refreshes at a
 # release time; it is computed at most this often per hall (a booking's own answer is exact).
@@ -189,15 +232,12 @@ def _hall_availability(
     now = clock.now()
     first = start or now.astimezone(hall.zone).date()
     dates = [first + timedelta(days=n) for n in range(days)]
-    result: list[dict] = []
     services_shown = Service.objects.select_related("hall").filter(
         hall=hall, active=True, bookable=True
     )
     if service_id is not None:
         services_shown = services_shown.filter(pk=service_id)
-    for service in services_shown:
-        result.extend(_days(service, dates, now))
-    return result
+    return _days(list(services_shown), dates, now)
 
 
 class TicketLinkOut(Schema):
@@ -239,21 +279,11 @@ class AppointmentIn(Schema):
 CITIZEN_CHANNELS = {BookingChannel.WEB, BookingChannel.WECHAT, BookingChannel.API}
 
 
-def _citizen(request: HttpRequest) -> Citizen:
-    citizen: Citizen = request.auth  # type: ignore[attr-defined]
-    return citizen
+def _citizen_id(request: HttpRequest) -> int:
+    return signed_in_of(request).pk
 
 
-def _may_book(citizen: Citizen) -> None:
-    if not citizen.is_registered:
-        raise Conflict(
-            _("Register your real name and ID number before booking."), code="not_registered"
-        )
-    if citizen.agreement_version < current_agreement_version():
-        raise Conflict(_("Read and accept the booking agreement first."), code="agreement_required")
-
-
-@router.post("/appointments", response={201: AppointmentOut, **ERRORS}, auth=citizen_auth)
+@router.post("/appointments", response={201: AppointmentOut, **ERRORS}, auth=signed_in_auth)
 def appointments_book(
     request: HttpRequest,
     body: AppointmentIn,
@@ -261,24 +291,18 @@ def appointments_book(
 ) -> Status[dict]:
     """Book a slot. Send an Idempotency-Key header to retry safely: a repeated request gets
     the first answer and books nothing more."""
-    citizen = _citizen(request)
+    signed_in = signed_in_of(request)
     now = clock.now()
     key = (idempotency_key or "").strip()[:100] or None
-    if key is not None:
-        earlier = services.idempotent_answer(citizen_id=citizen.pk, key=key)
-        if earlier is not None:
-            return Status(201, appointment_view(_load(earlier.pk), now, request))
+    # One statement before any transaction: the slot, whether a place is free, and the answer
+    # already given to this key. Losers of a rush learn "full" from it without taking a lock;
+    # the claim inside the transaction is what decides.
+    found = slot_to_book(slot_id=body.slot_id, citizen_id=signed_in.pk, idempotency_key=key)
+    if found.earlier_appointment_id is not None:
+        return Status(201, appointment_view(_load(found.earlier_appointment_id), now, request))
     if body.channel not in CITIZEN_CHANNELS:
         raise InvalidInput(_("Appointments cannot be made on that channel here."), code="channel")
-    _may_book(citizen)
-    slot = (
-        Slot.objects.select_related("hall", "service")
-        .annotate(
-            has_free_place=Exists(SlotPlace.objects.filter(slot=OuterRef("pk"), appointment=None))
-        )
-        .filter(pk=body.slot_id)
-        .first()
-    )
+    slot = found.slot
     if slot is None:
         raise NotFound(_("No such slot."), code="unknown_slot")
     if not (slot.service.bookable and slot.service.active):
@@ -298,17 +322,14 @@ def appointments_book(
         raise Conflict(
             _("This slot has already begun. Please choose a later one."), code="slot_started"
         )
-    # Losers of a rush learn "full" here without taking a lock; the claim inside the
-    # transaction is what decides.
-    if not slot.has_free_place:
+    if not found.has_free_place:
         raise services.SlotFull(_("This slot is full. Please choose another time."))
-    appointment = services.appointment_book(
-        citizen=citizen, slot=slot, channel=body.channel, now=now, idempotency_key=key
-    )
-    if appointment.slot_id == slot.pk:  # not an earlier answer given again
-        appointment.hall, appointment.service = slot.hall, slot.service
-    else:
-        appointment = _load(appointment.pk)
+    try:
+        appointment = services.appointment_book(
+            citizen=signed_in, slot=slot, channel=body.channel, now=now, idempotency_key=key
+        )
+    except Citizen.DoesNotExist:
+        raise AuthenticationError from None  # removed since the token was remembered
     return Status(201, appointment_view(appointment, now, request))
 
 
@@ -316,20 +337,20 @@ def _load(appointment_id: int) -> Appointment:
     return Appointment.objects.select_related("hall", "service", "ticket").get(pk=appointment_id)
 
 
-@router.get("/appointments", response={200: list[AppointmentOut], **ERRORS}, auth=citizen_auth)
+@router.get("/appointments", response={200: list[AppointmentOut], **ERRORS}, auth=signed_in_auth)
 def appointments_mine(request: HttpRequest) -> list[dict]:
     """My appointments, latest first."""
     now = clock.now()
     return [
         appointment_view(a, now, request)
-        for a in citizen_appointments(citizen_id=_citizen(request).pk)
+        for a in citizen_appointments(citizen_id=_citizen_id(request))
     ]
 
 
 def _mine(request: HttpRequest, appointment_id: int) -> Appointment:
     appointment = (
         Appointment.objects.select_related("hall", "service", "ticket")
-        .filter(pk=appointment_id, citizen=_citizen(request))
+        .filter(pk=appointment_id, citizen_id=_citizen_id(request))
         .first()
     )
     if appointment is None:
@@ -338,7 +359,7 @@ def _mine(request: HttpRequest, appointment_id: int) -> Appointment:
 
 
 @router.get(
-    "/appointments/{appointment_id}", response={200: AppointmentOut, **ERRORS}, auth=citizen_auth
+    "/appointments/{appointment_id}", response={200: AppointmentOut, **ERRORS}, auth=signed_in_auth
 )
 def appointments_get(request: HttpRequest, appointment_id: int) -> dict:
     return appointment_view(_mine(request, appointment_id), clock.now(), request)
@@ -347,7 +368,7 @@ def appointments_get(request: HttpRequest, appointment_id: int) -> dict:
 @router.post(
     "/appointments/{appointment_id}/cancel",
     response={200: AppointmentOut, **ERRORS},
-    auth=citizen_auth,
+    auth=signed_in_auth,
 )
 def appointments_cancel(request: HttpRequest, appointment_id: int) -> dict:
     """Cancel my appointment; its place is free for others at once."""

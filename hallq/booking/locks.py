@@ -1,13 +1,16 @@
 """The locks of booking, in one place (docs/concurrency.md).
 
-Order, when a transaction needs several: the idempotency key's index entry, the citizen's row
-(``hallq.citizens.locks.lock_citizen``), then one slot place. Check-in then takes the queue's
-locks (ticket sequence, the hall's event counter) after these.
+Order, when a transaction needs several: the citizen's row (``hallq.citizens.locks``), then one
+slot place. A booking's idempotency key is inserted after both, under the citizen's lock, so it
+never waits. Check-in then takes the queue's locks (ticket sequence, the hall's event counter)
+after these.
 """
 
 from __future__ import annotations
 
-from hallq.booking.models import SlotPlace
+from django.db import connection
+
+from hallq.booking.models import Slot, SlotPlace
 
 
 def claim_free_place(slot_id: int) -> int | None:
@@ -17,11 +20,21 @@ def claim_free_place(slot_id: int) -> int | None:
     than waited for, so a hundred bookings of one slot proceed side by side, each on its own
     place, and once every place is taken the answer "full" comes at once. On SQLite, where a
     write transaction holds the whole database, the same query simply reads the first free one.
+    Raw SQL: it runs in every booking, and the ORM's compilation cost more than the query.
     """
-    return (
-        SlotPlace.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
-        .filter(slot_id=slot_id, appointment=None, slot__is_open=True)
-        .order_by("number")
-        .values_list("pk", flat=True)
-        .first()
+    sql = (
+        f"SELECT p.id FROM {SlotPlace._meta.db_table} p "  # noqa: S608 - the models' tables
+        f"JOIN {Slot._meta.db_table} s ON s.id = p.slot_id "
+        "WHERE p.slot_id = %s AND p.appointment_id IS NULL AND s.is_open "
+        "ORDER BY p.number LIMIT 1"
     )
+    if connection.features.has_select_for_update:
+        sql += " " + connection.ops.for_update_sql(
+            skip_locked=True,
+            of=("p",),
+            no_key=connection.features.has_select_for_no_key_update,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slot_id])
+        row = cursor.fetchone()
+    return row[0] if row is not None else None

@@ -1,4 +1,10 @@
-"""Reads of booking: remaining places, a citizen's appointments."""
+"""Reads of booking: remaining places, a citizen's appointments, and what a booking decides on.
+
+The two reads of every booking request (``slot_to_book`` before the transaction,
+``citizen_bookings`` under the citizen's lock) are raw SQL: a rush of bookings is CPU-bound in
+the web process, and compiling the ORM's queries cost more than the database's work. Columns
+come back through the models' fields (``column_value``), as the ORM would return them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.db import connection
 from django.db.models import Count, Q
 
-from hallq.booking.models import ACTIVE_APPOINTMENT_STATES, Appointment, Slot
+from hallq.booking.models import (
+    ACTIVE_APPOINTMENT_STATES,
+    Appointment,
+    IdempotencyRecord,
+    Slot,
+    SlotPlace,
+)
+from hallq.citizens.models import BlacklistEntry, CitizenWechat
+from hallq.citizens.selectors import column_value
+from hallq.common.memo import Memo
+from hallq.halls.models import Service
+
+# The largest id a bigint column holds: a larger slot id in a request names no slot.
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +62,8 @@ def slots_with_remaining(
 def materialised_dates(*, service_id: int, dates: Sequence[date]) -> set[date]:
     return set(
         Slot.objects.filter(service_id=service_id, date__in=dates)
+        # Without the model's ordering, which DISTINCT would otherwise include: one row a date.
+        .order_by()
         .values_list("date", flat=True)
         .distinct()
     )
@@ -55,7 +77,130 @@ def citizen_appointments(*, citizen_id: int) -> list[Appointment]:
     )
 
 
-def active_appointment_count(*, citizen_id: int, today: date) -> int:
-    return Appointment.objects.filter(
-        citizen_id=citizen_id, state__in=ACTIVE_APPOINTMENT_STATES, date__gte=today
-    ).count()
+# Every booking request reads its slot's service and hall, which change a few times a year. A
+# change made in this process forgets them at once (the halls app's signals, hallq/common/memo.py),
+# one made in another process is seen within this time.
+SERVICE_MEMO_SECONDS = 5
+_services: Memo[Service] = Memo(SERVICE_MEMO_SECONDS)
+
+
+def service_with_hall(service_id: int) -> Service | None:
+    """The service, with its hall loaded (active or not: callers decide)."""
+    return _services.get(
+        service_id, lambda: Service.objects.select_related("hall").filter(pk=service_id).first()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SlotToBook:
+    """What a booking request reads before it opens a transaction, in one statement."""
+
+    slot: Slot | None  # with its service and hall; None when there is no such slot
+    # Whether a place was free when read: "full" is answered on this without taking any lock.
+    # The place claimed inside the transaction (locks.claim_free_place) is what decides.
+    has_free_place: bool
+    # The appointment an earlier request with the same Idempotency-Key booked (committed).
+    earlier_appointment_id: int | None
+
+
+def slot_to_book(*, slot_id: int, citizen_id: int, idempotency_key: str | None) -> SlotToBook:
+    """The slot, whether a place of it is free, and the answer already given to this key."""
+    if not 0 < slot_id <= MAX_ID:
+        slot_id = 0
+    quote = connection.ops.quote_name
+    sql = (
+        "SELECT r.appointment_id, s.id, s.hall_id, s.service_id, s.date, s.starts_at, "  # noqa: S608 - the models' tables
+        "s.ends_at, s.quota, s.is_open, EXISTS (SELECT 1 FROM "
+        f"{SlotPlace._meta.db_table} p WHERE p.slot_id = s.id AND p.appointment_id IS NULL) "
+        "FROM (SELECT 1 AS one) o "
+        f"LEFT JOIN {Slot._meta.db_table} s ON s.id = %s "
+        f"LEFT JOIN {IdempotencyRecord._meta.db_table} r "
+        f"ON r.citizen_id = %s AND r.{quote('key')} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slot_id, citizen_id, idempotency_key])
+        row = cursor.fetchone()
+    earlier, found, hall_id, service_id, day, starts_at, ends_at, quota, is_open, free = row
+    slot = None
+    service = service_with_hall(service_id) if found is not None else None
+    if service is not None:
+        slot = Slot(
+            id=found,
+            hall_id=hall_id,
+            service_id=service_id,
+            date=column_value(Slot, "date", day),
+            starts_at=column_value(Slot, "starts_at", starts_at),
+            ends_at=column_value(Slot, "ends_at", ends_at),
+            quota=quota,
+            is_open=bool(is_open),
+        )
+        slot._state.adding, slot._state.db = False, connection.alias
+        slot.service = service
+        if service.hall_id == hall_id:
+            slot.hall = service.hall
+    return SlotToBook(slot=slot, has_free_place=bool(free), earlier_appointment_id=earlier)
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenBookings:
+    """A citizen's standing for one booking, read in one statement under their row lock."""
+
+    blacklisted_until: datetime | None
+    # An active appointment of the same service on the same day (one is allowed, §3.4).
+    same_service_and_day: bool
+    active: int  # active appointments from today on (K are allowed)
+    openid: str  # the WeChat the booking's notice goes to, "" for none
+    earlier_appointment_id: int | None  # booked by an earlier request with the same key
+
+
+def citizen_bookings(
+    *,
+    citizen_id: int,
+    service_id: int,
+    day: date,
+    today: date,
+    now: datetime,
+    idempotency_key: str | None,
+) -> CitizenBookings:
+    """The blacklist (as ``citizens.selectors.blacklisted_until``), the same-day rule, the
+    active count, the WeChat to notify and an earlier answer, in one statement.
+
+    Must run after the citizen's lock, as a statement of its own: under READ COMMITTED a
+    statement sees what was committed when it began, so reads inside the locking statement
+    itself would miss a booking committed while it waited for the lock.
+    """
+    quote = connection.ops.quote_name
+    states = ", ".join(["%s"] * len(ACTIVE_APPOINTMENT_STATES))
+    appointments = Appointment._meta.db_table
+    sql = (
+        "SELECT "  # noqa: S608 - the models' tables
+        f"(SELECT MAX(ends_at) FROM {BlacklistEntry._meta.db_table} WHERE citizen_id = %s "
+        "AND lifted_at IS NULL AND starts_at <= %s AND ends_at > %s), "
+        f"(SELECT COUNT(*) FROM {appointments} WHERE citizen_id = %s AND service_id = %s "
+        f"AND date = %s AND state IN ({states})), "
+        f"(SELECT COUNT(*) FROM {appointments} WHERE citizen_id = %s AND date >= %s "
+        f"AND state IN ({states})), "
+        f"(SELECT openid FROM {CitizenWechat._meta.db_table} WHERE citizen_id = %s "
+        "ORDER BY bound_at DESC LIMIT 1), "
+        f"(SELECT appointment_id FROM {IdempotencyRecord._meta.db_table} WHERE citizen_id = %s "
+        f"AND {quote('key')} = %s)"
+    )
+    at = connection.ops.adapt_datetimefield_value(now)
+    active = [state.value for state in ACTIVE_APPOINTMENT_STATES]
+    params = [
+        *(citizen_id, at, at),
+        *(citizen_id, service_id, connection.ops.adapt_datefield_value(day), *active),
+        *(citizen_id, connection.ops.adapt_datefield_value(today), *active),
+        citizen_id,
+        *(citizen_id, idempotency_key),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        until, same_day, active_count, openid, earlier = cursor.fetchone()
+    return CitizenBookings(
+        blacklisted_until=column_value(BlacklistEntry, "ends_at", until),
+        same_service_and_day=same_day > 0,
+        active=active_count,
+        openid=openid or "",
+        earlier_appointment_id=earlier,
+    )

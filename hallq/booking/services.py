@@ -3,9 +3,9 @@
 Interfaces check input and who is asking first; these functions decide only what depends on
 the current state, atomically:
 - a slot's quota is its place rows, claimed one at a time under ``SKIP LOCKED`` (``locks.py``);
-- a citizen's limits (K active, one per service and day, the blacklist) are read under the
-  citizen's row lock, with the unique constraint ``one_active_appointment_per_service_day``
-  behind it;
+- a citizen's state (registered, the agreement accepted) and limits (K active, one per
+  service and day, the blacklist) are read under the citizen's row lock, with the unique
+  constraint ``one_active_appointment_per_service_day`` behind it;
 - state changes are conditional updates that match only the state they expect.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from hallq.booking import locks, notices
@@ -28,10 +28,10 @@ from hallq.booking.models import (
     Slot,
     SlotPlace,
 )
-from hallq.booking.selectors import active_appointment_count, materialised_dates
-from hallq.citizens.locks import lock_citizen
-from hallq.citizens.models import Citizen, ViolationKind
-from hallq.citizens.selectors import blacklisted_until
+from hallq.booking.selectors import CitizenBookings, citizen_bookings, materialised_dates
+from hallq.citizens.locks import LockedCitizen, lock_citizen, lock_citizen_to_book
+from hallq.citizens.models import Citizen, CitizenWechat, ViolationKind
+from hallq.citizens.selectors import SignedInCitizen, current_agreement_version
 from hallq.citizens.services import violation_record
 from hallq.common.errors import Conflict
 from hallq.halls.models import Hall, Service
@@ -116,22 +116,13 @@ def slots_materialise(*, service: Service, dates: Sequence[date]) -> None:
 
 
 def _new_booking_code() -> str:
-    return "".join(secrets.choice("0123456789") for _ in range(BOOKING_CODE_DIGITS))
-
-
-def idempotent_answer(*, citizen_id: int, key: str) -> Appointment | None:
-    """The appointment an earlier request with this key booked, if any."""
-    record = (
-        IdempotencyRecord.objects.filter(citizen_id=citizen_id, key=key)
-        .select_related("appointment")
-        .first()
-    )
-    return record.appointment if record is not None else None
+    # One draw from the system's random source, not one a digit: the same uniform codes.
+    return f"{secrets.randbelow(10**BOOKING_CODE_DIGITS):0{BOOKING_CODE_DIGITS}d}"
 
 
 def appointment_book(
     *,
-    citizen: Citizen,
+    citizen: Citizen | SignedInCitizen,
     slot: Slot,
     channel: str,
     now: datetime,
@@ -139,90 +130,144 @@ def appointment_book(
 ) -> Appointment:
     """Book one place of ``slot`` for ``citizen`` (§3.4, §3.5).
 
-    The interface has checked the slot is bookable now (window, not started, citizen
-    registered and agreed). Raises ``SlotFull`` when no place is free, ``Conflict`` for the
-    citizen's limits. With an idempotency key, a request repeated after success returns the
-    first answer; repeated while the first is still running, it waits for it.
+    The interface has checked that the slot is bookable now (window, not started). What
+    depends on the citizen is decided here, under their row lock: registered, the current
+    agreement accepted, not blacklisted, no other appointment of the service that day, fewer
+    than K active. Raises ``SlotFull`` when no place is free, ``Conflict`` for the citizen's
+    state, ``Citizen.DoesNotExist`` when the citizen is gone. With an idempotency key, a request
+    repeated after success returns the first answer; repeated while the first is still running,
+    it waits for it on the citizen's lock.
     """
-    today = now.astimezone(slot.hall.zone).date()
+    zone = slot.hall.zone
     with transaction.atomic():
-        record = None
-        if idempotency_key:
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        citizen=citizen, key=idempotency_key, created_at=now
-                    )
-            except IntegrityError:
-                earlier = idempotent_answer(citizen_id=citizen.pk, key=idempotency_key)
-                if earlier is None:
-                    raise Conflict(
-                        _("This request is already being processed."), code="in_progress"
-                    ) from None
-                return earlier
-        lock_citizen(citizen.pk)
-        until = blacklisted_until(citizen_id=citizen.pk, now=now)
-        if until is not None:
-            raise Conflict(
-                _("You cannot book until %(date)s because of missed appointments.")
-                % {"date": until.astimezone(slot.hall.zone).strftime("%Y-%m-%d")},
-                code="blacklisted",
-            )
-        if Appointment.objects.filter(
-            citizen=citizen,
+        locked = lock_citizen_to_book(citizen.pk)
+        if locked is None:
+            raise Citizen.DoesNotExist
+        standing = citizen_bookings(
+            citizen_id=citizen.pk,
             service_id=slot.service_id,
-            date=slot.date,
-            state__in=[AppointmentState.BOOKED, AppointmentState.CHECKED_IN],
-        ).exists():
-            raise Conflict(
-                _("You already have an appointment for this service on that day."),
-                code="already_booked",
+            day=slot.date,
+            today=now.astimezone(zone).date(),
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+        if standing.earlier_appointment_id is not None:
+            return Appointment.objects.select_related("hall", "service", "ticket").get(
+                pk=standing.earlier_appointment_id
             )
-        limit = settings.HALLQ_MAX_ACTIVE_APPOINTMENTS
-        if active_appointment_count(citizen_id=citizen.pk, today=today) >= limit:
-            raise Conflict(
-                _("You already have %(count)d active appointments, the most allowed.")
-                % {"count": limit},
-                code="too_many_appointments",
-            )
+        _refuse_unless_allowed(locked, standing, zone)
         place_id = locks.claim_free_place(slot.pk)
         if place_id is None:
             raise SlotFull(_("This slot is full. Please choose another time."))
-        appointment = _create_with_unique_code(citizen, slot, channel, now)
-        SlotPlace.objects.filter(pk=place_id).update(appointment=appointment)
-        if record is not None:
-            record.appointment = appointment
-            record.save(update_fields=["appointment"])
+        appointment = _insert_appointment(citizen.pk, slot, channel, now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {SlotPlace._meta.db_table} SET appointment_id = %s WHERE id = %s",  # noqa: S608 - the model's table
+                [appointment.pk, place_id],
+            )
+        if idempotency_key:
+            _record_answer(citizen.pk, idempotency_key, appointment.pk, now)
         appointment.hall, appointment.service = slot.hall, slot.service
-        notices.appointment_notice(NotificationKind.BOOKING_CONFIRMED, appointment, citizen, now)
+        notices.appointment_notice_to(
+            NotificationKind.BOOKING_CONFIRMED,
+            appointment,
+            now,
+            openid=standing.openid,
+            mobile=locked.mobile,
+        )
     return appointment
 
 
-def _create_with_unique_code(
-    citizen: Citizen, slot: Slot, channel: str, now: datetime
-) -> Appointment:
+def _refuse_unless_allowed(locked: LockedCitizen, standing: CitizenBookings, zone: tzinfo) -> None:
+    if not locked.registered:
+        raise Conflict(
+            _("Register your real name and ID number before booking."), code="not_registered"
+        )
+    if locked.agreement_version < current_agreement_version():
+        raise Conflict(_("Read and accept the booking agreement first."), code="agreement_required")
+    if standing.blacklisted_until is not None:
+        raise Conflict(
+            _("You cannot book until %(date)s because of missed appointments.")
+            % {"date": standing.blacklisted_until.astimezone(zone).strftime("%Y-%m-%d")},
+            code="blacklisted",
+        )
+    if standing.same_service_and_day:
+        raise Conflict(
+            _("You already have an appointment for this service on that day."),
+            code="already_booked",
+        )
+    limit = settings.HALLQ_MAX_ACTIVE_APPOINTMENTS
+    if standing.active >= limit:
+        raise Conflict(
+            _("You already have %(count)d active appointments, the most allowed.")
+            % {"count": limit},
+            code="too_many_appointments",
+        )
+
+
+def _insert_appointment(citizen_id: int, slot: Slot, channel: str, now: datetime) -> Appointment:
+    """INSERT … ON CONFLICT (booking_code) DO NOTHING RETURNING id, with a new code until one
+    is free: no savepoint around each try. Any other conflict is the unique index
+    ``one_active_appointment_per_service_day``, which the citizen's lock already keeps from
+    happening; it ends the transaction."""
+    appointment = Appointment(
+        citizen_id=citizen_id,
+        hall_id=slot.hall_id,
+        service_id=slot.service_id,
+        slot=slot,
+        date=slot.date,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        state=AppointmentState.BOOKED,
+        channel=channel,
+        created_at=now,
+    )
+    ops = connection.ops
+    sql = (
+        f"INSERT INTO {Appointment._meta.db_table} "  # noqa: S608 - the model's table, values bound
+        "(citizen_id, hall_id, service_id, slot_id, date, starts_at, ends_at, state, channel, "
+        "created_at, booking_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (booking_code) DO NOTHING RETURNING id"
+    )
+    values = [
+        *(citizen_id, slot.hall_id, slot.service_id, slot.pk),
+        ops.adapt_datefield_value(slot.date),
+        ops.adapt_datetimefield_value(slot.starts_at),
+        ops.adapt_datetimefield_value(slot.ends_at),
+        *(AppointmentState.BOOKED.value, channel, ops.adapt_datetimefield_value(now)),
+    ]
     for _attempt in range(5):
+        appointment.booking_code = _new_booking_code()
         try:
-            with transaction.atomic():
-                return Appointment.objects.create(
-                    citizen=citizen,
-                    hall_id=slot.hall_id,
-                    service_id=slot.service_id,
-                    slot=slot,
-                    date=slot.date,
-                    starts_at=slot.starts_at,
-                    ends_at=slot.ends_at,
-                    channel=channel,
-                    booking_code=_new_booking_code(),
-                    created_at=now,
-                )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [*values, appointment.booking_code])
+                row = cursor.fetchone()
         except IntegrityError as error:
-            if "booking_code" not in str(error):
-                raise Conflict(
-                    _("You already have an appointment for this service on that day."),
-                    code="already_booked",
-                ) from error
+            raise Conflict(
+                _("You already have an appointment for this service on that day."),
+                code="already_booked",
+            ) from error
+        if row is not None:
+            appointment.pk = row[0]
+            appointment._state.adding, appointment._state.db = False, connection.alias
+            return appointment
     raise RuntimeError("no free booking code after 5 attempts")
+
+
+def _record_answer(citizen_id: int, key: str, appointment_id: int, now: datetime) -> None:
+    """Keep the answer for a retry with the same key. Every booking with a key writes here
+    under the citizen's lock, after reading that no answer exists: the unique key cannot
+    collide, and if it ever did the transaction ends rather than booking twice."""
+    quote = connection.ops.quote_name
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(IdempotencyRecord._meta.db_table)} "  # noqa: S608 - the model's table
+                f"(citizen_id, {quote('key')}, appointment_id, created_at) VALUES (%s, %s, %s, %s)",
+                [citizen_id, key, appointment_id, connection.ops.adapt_datetimefield_value(now)],
+            )
+    except IntegrityError:
+        raise Conflict(_("This request is already being processed."), code="in_progress") from None
 
 
 def appointment_cancel(*, appointment: Appointment, now: datetime) -> Appointment:
@@ -362,6 +407,15 @@ def appointments_remind(*, now: datetime) -> int:
             )
         )
         .select_related("hall", "service", "citizen")
+        # A reminder needs the citizen's mobile number and WeChat, never their ID number.
+        .defer("citizen__id_number")
+        .annotate(
+            citizen_openid=Subquery(
+                CitizenWechat.objects.filter(citizen=OuterRef("citizen_id"))
+                .order_by("-bound_at")
+                .values("openid")[:1]
+            )
+        )
         .order_by("starts_at")
     )
     for appointment in upcoming:
@@ -374,8 +428,12 @@ def appointments_remind(*, now: datetime) -> int:
         ):
             continue
         with transaction.atomic():
-            reminded += notices.appointment_notice(
-                NotificationKind.BOOKING_REMINDER, appointment, appointment.citizen, now
+            reminded += notices.appointment_notice_to(
+                NotificationKind.BOOKING_REMINDER,
+                appointment,
+                now,
+                openid=appointment.citizen_openid or "",
+                mobile=appointment.citizen.mobile or "",
             )
     return reminded
 

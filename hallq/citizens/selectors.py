@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
+from django.db.models import Model
 
 from hallq.citizens.domain.identity import normalise_id_number
-from hallq.citizens.models import Agreement, BlacklistEntry, Citizen, id_number_index
+from hallq.citizens.models import (
+    CITIZEN_TOKEN_PREFIX,
+    Agreement,
+    BlacklistEntry,
+    Citizen,
+    CitizenToken,
+    id_number_index,
+)
+from hallq.common.memo import Memo
+from hallq.halls.models import hash_token
 
 
 def blacklisted_until(*, citizen_id: int, now: datetime) -> datetime | None:
@@ -49,3 +62,68 @@ def citizen_by_id_number(id_number: str) -> Citizen | None:
     return Citizen.objects.filter(
         id_number_index=id_number_index(normalise_id_number(id_number))
     ).first()
+
+
+def column_value(model: type[Model], field_name: str, value: Any) -> Any:
+    """A column read by raw SQL, as the ORM would have returned it: SQLite answers dates and
+    times as text, and an encrypted field holds its ciphertext until its field opens it. Raw
+    SQL is for the hottest statements, where compiling the ORM's query costs more than the
+    database's work."""
+    field = model._meta.get_field(field_name)
+    column = field.cached_col  # type: ignore[union-attr]
+    for convert in (
+        *connection.ops.get_db_converters(column),
+        *field.get_db_converters(connection),  # type: ignore[union-attr]
+    ):
+        value = convert(value, column, connection)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SignedInCitizen:
+    """The citizen a bearer token belongs to, by id only: what a request decides about them is
+    read where it is decided (a booking reads it under the citizen's row lock), and nothing
+    personal is decrypted to answer a request that does not show it."""
+
+    pk: int
+
+
+# Which citizen a token belongs to, remembered for a few seconds: in a booking rush one citizen
+# asks again and again. Signing out forgets the token in this process at once; another process
+# accepts it for at most this long.
+TOKEN_MEMO_SECONDS = 5
+_signed_in: Memo[tuple[SignedInCitizen, datetime]] = Memo(TOKEN_MEMO_SECONDS)
+
+
+def signed_in_citizen(token: str, now: datetime) -> SignedInCitizen | None:
+    """The citizen of an unexpired ``hc_…`` token, or None."""
+    if not token.startswith(CITIZEN_TOKEN_PREFIX):
+        return None
+    digest = hash_token(token)
+    entry = _signed_in.get(digest, lambda: _token_holder(digest, now))
+    if entry is None:
+        return None
+    citizen, expires_at = entry
+    if expires_at <= now:
+        _signed_in.forget(digest)
+        return None
+    return citizen
+
+
+def _token_holder(digest: str, now: datetime) -> tuple[SignedInCitizen, datetime] | None:
+    table = CitizenToken._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT citizen_id, expires_at FROM {table} "  # noqa: S608 - the model's table
+            "WHERE token_hash = %s AND expires_at > %s",
+            [digest, connection.ops.adapt_datetimefield_value(now)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return SignedInCitizen(row[0]), column_value(CitizenToken, "expires_at", row[1])
+
+
+def signed_in_citizen_forget(token: str) -> None:
+    """Forget a token this process remembers (it has just been revoked)."""
+    _signed_in.forget(hash_token(token))

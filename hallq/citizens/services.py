@@ -50,6 +50,7 @@ from hallq.citizens.selectors import (
     AGREEMENT_VERSION_KEY,
     blacklisted_until,
     current_agreement,
+    signed_in_citizen_forget,
 )
 from hallq.common import sms
 from hallq.common.crypto import blind_index
@@ -239,6 +240,7 @@ def citizen_token_issue(*, citizen: Citizen, now: datetime) -> str:
 
 def citizen_token_revoke(*, token: str) -> None:
     CitizenToken.objects.filter(token_hash=hash_token(token)).delete()
+    signed_in_citizen_forget(token)
 
 
 def _valid_name(text: str) -> str:

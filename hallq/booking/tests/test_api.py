@@ -8,14 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from hallq.booking.demo import load_booking_demo
-from hallq.booking.models import Appointment, AppointmentState, Slot
-from hallq.booking.tests.factories import id_number_for, make_citizen
-from hallq.citizens.models import Agreement
+from hallq.booking.models import Appointment, AppointmentState, IdempotencyRecord, Slot
+from hallq.booking.tests.factories import id_number_for, make_citizen, make_slot
+from hallq.citizens.models import Agreement, Citizen
 from hallq.citizens.services import blacklist_add, citizen_token_issue
-from hallq.common import clock
+from hallq.common import clock, crypto
 from hallq.halls.models import Service
 from hallq.scheduling.models import DateOverride
 
@@ -292,3 +294,105 @@ def test_availability_of_one_service(halls, at):
         (service.pk, "2026-03-03"),
         (service.pk, "2026-03-04"),
     ]
+
+
+# -- the hot path: what one booking request costs (bench/NOTES.md) ----------------------------
+
+
+def test_a_retry_after_the_slot_filled_still_gets_the_first_appointment(halls, at):
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
+    client, _ = citizen_client()
+    first = book(client, slot.pk, key="k-1")
+    other, _ = citizen_client(2)
+    assert book(other, slot.pk).json()["code"] == "slot_full"
+
+    again = book(client, slot.pk, key="k-1")
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["booking_code"] == first.json()["booking_code"]
+
+
+def test_a_booking_runs_seven_statements_and_a_full_answer_one(halls, at):
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
+    warm = make_slot(service_of(halls[0], "A"), moment(3, 7, 30), quota=1)
+    client, _ = citizen_client()
+    other, _ = citizen_client(2)
+    # Remembered from here on: both tokens, the service, its rules, the agreement's version.
+    assert book(other, warm.pk).status_code == 201
+    assert client.get("/api/v1/appointments").status_code == 200
+
+    with CaptureQueriesContext(connection) as captured:
+        assert book(client, slot.pk).status_code == 201
+    # Each request empties Django's query log: read it before the next one.
+    booking = [q["sql"].split()[0] for q in captured.captured_queries]
+    with CaptureQueriesContext(connection) as captured:
+        assert book(other, slot.pk).json()["code"] == "slot_full"
+    full = len(captured.captured_queries)
+
+    # Before the transaction: the slot, a free place, an earlier answer. Under the citizen's
+    # lock: the lock, their limits, the place, the appointment, the place taken, the notice.
+    transaction = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+    assert [verb for verb in booking if verb not in transaction] == [
+        *["SELECT"] * 4,
+        "INSERT",
+        "UPDATE",
+        "INSERT",
+    ]
+    assert full == 1
+
+
+def test_a_full_answer_decrypts_nothing_and_a_booking_only_the_mobile_number(
+    halls, at, monkeypatch
+):
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
+    winner, _ = citizen_client()
+    loser, _ = citizen_client(2)
+    opened: list[str] = []
+    decrypt = crypto.decrypt
+
+    def counting(token: str) -> str:
+        opened.append(token)
+        return decrypt(token)
+
+    monkeypatch.setattr(crypto, "decrypt", counting)
+
+    assert book(winner, slot.pk).status_code == 201
+    assert len(opened) == 1  # the mobile number, for the confirmation's SMS
+    assert book(loser, slot.pk).json()["code"] == "slot_full"
+    assert len(opened) == 1
+
+
+def test_a_signed_out_token_books_nothing(halls, at):
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
+    client, _ = citizen_client()
+    assert client.get("/api/v1/appointments").status_code == 200  # the token remembered
+
+    assert client.post("/api/v1/citizen/sign-out").status_code == 204
+    response = book(client, slot.pk)
+
+    assert (response.status_code, response.json()["code"]) == (401, "unauthorised")
+    assert not Appointment.objects.exists()
+
+
+def test_a_citizen_removed_while_their_token_is_remembered_books_nothing(halls, at):
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
+    client, citizen = citizen_client()
+    assert client.get("/api/v1/appointments").status_code == 200  # the token remembered
+    citizen.delete()
+
+    response = book(client, slot.pk)
+
+    assert (response.status_code, response.json()["code"]) == (401, "unauthorised")
+    assert not Appointment.objects.exists()
+
+
+def test_an_unregistered_citizen_is_refused_under_the_lock_and_nothing_is_written(halls, at):
+    # Registration and the agreement are read with the citizen's lock, not before it.
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
+    client, citizen = citizen_client(registered=False)
+    response = book(client, slot.pk, key="k-1")
+    assert response.json()["code"] == "not_registered"
+    Citizen.objects.filter(pk=citizen.pk).update(registered_at=moment(2, 9))
+    assert book(client, slot.pk, key="k-1").status_code == 201
+    assert IdempotencyRecord.objects.get().appointment_id == Appointment.objects.get().pk

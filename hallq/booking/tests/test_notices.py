@@ -6,6 +6,7 @@ import pytest
 
 from hallq.booking import services
 from hallq.booking.tests.factories import make_citizen, make_slot
+from hallq.citizens.models import CitizenWechat
 from hallq.notifications.models import Notification
 from hallq.queueing.tests.factories import at, make_hall, make_service
 
@@ -63,3 +64,18 @@ def test_no_shows_are_told_and_the_third_blacklists_with_a_notice():
     assert kinds().count("appointment_no_show") == 3
     blacklisted = Notification.objects.get(kind="blacklisted")
     assert blacklisted.data == {"until": "2026年6月3日"}
+
+
+def test_the_confirmation_and_the_reminder_go_to_the_latest_bound_wechat():
+    slot = make_slot(make_service(make_hall(), "A"), at(9, 0, day=3), quota=1)
+    citizen = make_citizen(1, now=NOW)
+    CitizenWechat.objects.create(openid="o-old", citizen=citizen, bound_at=at(8, 0))
+    CitizenWechat.objects.create(openid="o-new", citizen=citizen, bound_at=at(9, 0))
+    services.appointment_book(citizen=citizen, slot=slot, channel="web", now=NOW)
+    services.appointments_remind(now=at(8, 0, day=3))
+
+    sent = Notification.objects.order_by("pk").values_list("kind", "openid", "mobile")
+    assert list(sent) == [
+        ("booking_confirmed", "o-new", "13800000001"),
+        ("booking_reminder", "o-new", "13800000001"),
+    ]

@@ -195,3 +195,19 @@ def test_closing_the_day_closes_its_slots_to_new_bookings(monkeypatch):
         services.appointment_book(
             citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW
         )
+
+
+def test_a_booking_code_already_given_is_drawn_again(monkeypatch):
+    slot = make_slot(make_service(make_hall(), "A"), at(9, 0, day=3), quota=2)
+    first = services.appointment_book(
+        citizen=make_citizen(1, now=NOW), slot=slot, channel="web", now=NOW
+    )
+    codes = iter([first.booking_code, "0000000042"])
+    monkeypatch.setattr(services, "_new_booking_code", lambda: next(codes))
+
+    second = services.appointment_book(
+        citizen=make_citizen(2, now=NOW), slot=slot, channel="web", now=NOW
+    )
+
+    assert Appointment.objects.get(pk=second.pk).booking_code == "0000000042"
+    assert SlotPlace.objects.filter(appointment__isnull=False).count() == 2

@@ -13,8 +13,10 @@ from django.db import connection
 from hallq.citizens import services
 from hallq.citizens.auth import citizen_for_token
 from hallq.citizens.models import Citizen, CitizenToken, SignInCode
+from hallq.citizens.selectors import SignedInCitizen, signed_in_citizen
 from hallq.common import clock
 from hallq.common.errors import InvalidInput
+from hallq.common.memo import forget_all
 from hallq.halls.auth import staff_token_issue
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("hallq.citizens.tests.urls")]
@@ -213,6 +215,28 @@ def test_only_unexpired_citizen_tokens_are_accepted(api, send_code, demo):
     staff_token = staff_token_issue(username=staff["username"], password=staff["password"], now=now)
     assert api.call("GET", "/citizen/profile", token=staff_token).status_code == 401
     assert api.call("GET", "/citizen/profile").status_code == 401
+
+
+def test_a_remembered_token_ends_at_its_expiry_and_at_sign_out_in_this_process(send_code):
+    now = clock.now()
+    citizen, token = services.sign_in(mobile=MOBILE, code=send_code(now=now), now=now)
+    assert signed_in_citizen(token, now) == SignedInCitizen(citizen.pk)
+    assert signed_in_citizen(token, now + timedelta(days=30)) is None
+
+    other = services.citizen_token_issue(citizen=citizen, now=now)
+    assert signed_in_citizen(other, now) == SignedInCitizen(citizen.pk)
+    services.citizen_token_revoke(token=other)
+    assert signed_in_citizen(other, now) is None
+
+
+def test_a_token_revoked_by_another_process_is_accepted_here_for_a_few_seconds(send_code):
+    now = clock.now()
+    citizen, token = services.sign_in(mobile=MOBILE, code=send_code(now=now), now=now)
+    assert signed_in_citizen(token, now) == SignedInCitizen(citizen.pk)
+    CitizenToken.objects.all().delete()  # as another process signing out would
+    assert signed_in_citizen(token, now) == SignedInCitizen(citizen.pk)
+    forget_all()  # what TOKEN_MEMO_SECONDS later does
+    assert signed_in_citizen(token, now) is None
 
 
 def test_the_database_holds_neither_the_mobile_number_nor_the_code(send_code):
