@@ -32,7 +32,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from hallq.booking.api import AVAILABILITY_CACHE_SECONDS  # noqa: E402
+from hallq.booking.api import AVAILABILITY_FRESH_SECONDS  # noqa: E402
 
 
 def statement_kind(sql: str) -> str:
@@ -83,7 +83,7 @@ def main() -> None:
         response = client.get(path)
     assert response.status_code == 200, response.status_code
     availability = [q["sql"] for q in queries.captured_queries]
-    time.sleep(AVAILABILITY_CACHE_SECONDS + 0.1)
+    time.sleep(AVAILABILITY_FRESH_SECONDS + 0.1)
     with CaptureQueriesContext(connection) as queries:
         computed = client.get(path)
     assert computed.status_code == 200, computed.status_code

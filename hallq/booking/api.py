@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -205,22 +206,38 @@ def hall_availability(
     if not 1 <= days <= 31:
         raise InvalidInput(_("Ask for 1 to 31 days."), code="days")
     key = f"availability:{hall_id}:{service_id}:{start}:{days}:{get_language()}"
-    body: bytes | None = cache.get(key)
-    if body is None:
+    kept: tuple[float, bytes] | None = cache.get(key)
+    if kept is not None:
+        computed_at, body = kept
+        # Older than its time: one request (of every process, when the cache is Redis)
+        # computes it again while the others keep answering what there is, rather than all of
+        # them computing at once, each request waiting behind the others (the p99).
+        if time.time() - computed_at < AVAILABILITY_FRESH_SECONDS or not cache.add(
+            f"{key}:refreshing", 1, AVAILABILITY_REFRESH_TIMEOUT_SECONDS
+        ):
+            return HttpResponse(body, content_type="application/json; charset=utf-8")
+    try:
         # Validated against the schema once, then kept as the bytes sent: a week of a hall is
         # ~50 KB of JSON, and checking and encoding it again for every poll would cost more
         # than computing it.
         days_out = DAYS_OUT.validate_python(_hall_availability(hall_id, start, days, service_id))
         body = DAYS_OUT.dump_json(days_out)
-        cache.set(key, body, AVAILABILITY_CACHE_SECONDS)
+        cache.set(key, (time.time(), body), AVAILABILITY_KEEP_SECONDS)
+    finally:
+        if kept is not None:
+            cache.delete(f"{key}:refreshing")
     return HttpResponse(body, content_type="application/json; charset=utf-8")
 
 
 DAYS_OUT = TypeAdapter(list[DayOut])  # built once: building one costs more than using it
 
 # The week's availability is what every citizen's page polls, and what a crowd refreshes at a
-# release time; it is computed at most this often per hall (a booking's own answer is exact).
-AVAILABILITY_CACHE_SECONDS = 2
+# release time; it is computed about this often per hall (a booking's own answer is exact).
+AVAILABILITY_FRESH_SECONDS = 2
+# An answer older than that is still given while one request computes the next, never one
+# older than this; nor does a refresh that failed block the next one longer than the timeout.
+AVAILABILITY_KEEP_SECONDS = 30
+AVAILABILITY_REFRESH_TIMEOUT_SECONDS = 10
 
 
 def _hall_availability(

@@ -24,8 +24,7 @@ from hallq.booking.models import (
 )
 from hallq.citizens.models import BlacklistEntry, CitizenWechat
 from hallq.citizens.selectors import column_value
-from hallq.common.memo import Memo
-from hallq.halls.models import Service
+from hallq.halls.selectors import service_with_hall
 
 # The largest id a bigint column holds: a larger slot id in a request names no slot.
 MAX_ID = 2**63 - 1
@@ -74,20 +73,6 @@ def citizen_appointments(*, citizen_id: int) -> list[Appointment]:
         Appointment.objects.filter(citizen_id=citizen_id)
         .select_related("service", "hall", "ticket")
         .order_by("-starts_at")[:100]
-    )
-
-
-# Every booking request reads its slot's service and hall, which change a few times a year. A
-# change made in this process forgets them at once (the halls app's signals, hallq/common/memo.py),
-# one made in another process is seen within this time.
-SERVICE_MEMO_SECONDS = 5
-_services: Memo[Service] = Memo(SERVICE_MEMO_SECONDS)
-
-
-def service_with_hall(service_id: int) -> Service | None:
-    """The service, with its hall loaded (active or not: callers decide)."""
-    return _services.get(
-        service_id, lambda: Service.objects.select_related("hall").filter(pk=service_id).first()
     )
 
 

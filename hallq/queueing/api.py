@@ -19,14 +19,10 @@ from hallq.common.errors import Forbidden, InvalidInput, NotFound
 from hallq.halls.api import bearer, principal_of
 from hallq.halls.auth import principal_for_request
 from hallq.halls.models import Counter, Hall, Service
+from hallq.halls.selectors import service_with_hall
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket
-from hallq.queueing.selectors import (
-    HallProgress,
-    counter_hall_id,
-    hall_progress,
-    service_with_hall,
-)
+from hallq.queueing.selectors import HallProgress, counter_hall_id, hall_progress
 from hallq.queueing.streams import sse, ticket_stream
 from hallq.queueing.tokens import ticket_token, ticket_token_valid
 from hallq.queueing.views import (

@@ -79,14 +79,26 @@ def as_waiting(ticket: Ticket) -> WaitingTicket:
 
 
 def call_candidates(
-    *, hall_id: int, service_date: date, service_ids: Iterable[int], per_service: int
+    *,
+    hall_id: int,
+    service_date: date,
+    service_ids: Iterable[int],
+    per_service: int,
+    skip_locked: bool = False,
 ) -> list[Ticket]:
-    """The waiting tickets that can be next at a counter, without reading the whole queue.
+    """The waiting tickets that can be next at a counter, without reading the whole queue,
+    locked for this transaction.
 
     Every reinstated or appointment ticket, and the first ``per_service`` plain walk-ins of each
     service: walk-ins of one service are called in issue order, so no later one can come first.
     One statement (the heads of the services' queues through the ``ticket_waiting_in_order``
     index); the calling rules themselves stay in the domain (``choose_next``).
+
+    With ``skip_locked``, on PostgreSQL, the rows are read ``FOR NO KEY UPDATE SKIP LOCKED``:
+    counters calling at the same moment each get different tickets at once, rather than all
+    choosing the same head and then waiting in line for its row to try again. A ticket another
+    counter is deciding on is passed over for those milliseconds. SQLite has one writer at a
+    time anyway.
     """
     service_ids = list(service_ids)
     if not service_ids:
@@ -95,10 +107,16 @@ def call_candidates(
     columns = ", ".join(str(f.column) for f in Ticket._meta.concrete_fields)
     plain = ", ".join(f"'{kind.value}'" for kind in PLAIN_WALK_IN_KINDS)
     in_services = ", ".join(["%s"] * len(service_ids))
+    lock = (
+        " FOR NO KEY UPDATE SKIP LOCKED"
+        if skip_locked and connection.features.has_select_for_update_skip_locked
+        else ""
+    )
     parts = [
-        f"SELECT {columns} FROM {table} WHERE hall_id = %s AND state = 'waiting' "  # noqa: S608
+        f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
+        "WHERE hall_id = %s AND state = 'waiting' "
         f"AND service_date = %s AND service_id IN ({in_services}) "
-        f"AND NOT (kind IN ({plain}) AND reinstated_at IS NULL)"
+        f"AND NOT (kind IN ({plain}) AND reinstated_at IS NULL){lock}) AS priority"
     ]
     params: list[object] = [hall_id, service_date, *service_ids]
     for index, service_id in enumerate(service_ids):
@@ -106,7 +124,7 @@ def call_candidates(
             f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
             "WHERE service_id = %s AND service_date = %s AND state = 'waiting' "
             f"AND hall_id = %s AND kind IN ({plain}) AND reinstated_at IS NULL "
-            f"ORDER BY queue_time, id LIMIT %s) AS head_{index}"
+            f"ORDER BY queue_time, id LIMIT %s{lock}) AS head_{index}"
         )
         params += [service_id, service_date, hall_id, per_service]
     return list(Ticket.objects.raw(" UNION ALL ".join(parts), params))
@@ -139,19 +157,11 @@ def walk_in_position(
     return int(ahead), int(waiting)
 
 
-# Services and which services a counter calls change a few times a day; every issue and call
-# reads them (hallq/common/memo.py: changes in this process are seen at once, others' within this).
+# Which services a counter calls changes a few times a day; every call reads it
+# (hallq/common/memo.py: changes in this process are seen at once, others' within this).
 MEMO_SECONDS = 5
-_services: Memo[Service] = Memo(MEMO_SECONDS)
 _counter_services: Memo[tuple[int, ...]] = Memo(MEMO_SECONDS)
 _counter_halls: Memo[int] = Memo(3600)
-
-
-def service_with_hall(service_id: int) -> Service | None:
-    """The service, with its hall loaded (active or not: callers decide)."""
-    return _services.get(
-        service_id, lambda: Service.objects.select_related("hall").filter(pk=service_id).first()
-    )
 
 
 def counter_service_ids(counter_id: int) -> tuple[int, ...]:

@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
+from hallq.halls.selectors import service_with_hall
 from hallq.queueing import locks
 from hallq.queueing.domain.calling import choose_next, people_ahead
 from hallq.queueing.domain.model import CallChoice, TicketKind, WaitingTicket
@@ -30,7 +31,6 @@ from hallq.queueing.selectors import (
     counter_capacity,
     counter_policy,
     service_queue,
-    service_with_hall,
     typical_seconds,
     waiting_tickets,
     walk_in_position,
@@ -41,9 +41,9 @@ from hallq.realtime.services import NewEvent, event_record, events_record
 # among tickets issued at the same moment.
 UNSAVED_TICKET_ID = 2**62
 
-# Walk-ins read per service when choosing whom to call: the head is enough; a few spare
-# save a re-read when other counters take the head at the same moment.
-CANDIDATES_PER_SERVICE = 3
+# Walk-ins read per service when choosing whom to call: the head is enough, as heads other
+# counters are calling are skipped, not waited for (selectors.call_candidates).
+CANDIDATES_PER_SERVICE = 1
 
 # How many times call-next retries when another counter took the ticket it chose first.
 CALL_ATTEMPTS = 20
@@ -259,10 +259,17 @@ def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
 
 
 def _claim_next(counter: Counter, now: datetime) -> tuple[CallChoice, Ticket] | None:
-    """Choose the counter's next ticket and claim it, choosing again if another counter won."""
+    """Choose the counter's next ticket and claim it, choosing again if another counter won.
+
+    The first read skips the tickets other counters are claiming at this moment (on
+    PostgreSQL), so counters calling at once do not queue up behind one head ticket. Should it
+    find nothing, or lose anyway, the next reads wait for nobody's decision to be skipped: the
+    answer "nobody waits" comes only from a read that saw every waiting ticket.
+    """
     policy = counter_policy(counter)
     service_date = now.astimezone(counter.hall.zone).date()
-    for _attempt in range(CALL_ATTEMPTS):
+    skipping = connection.features.has_select_for_update_skip_locked
+    for attempt in range(CALL_ATTEMPTS):
         candidates = {
             ticket.pk: ticket
             for ticket in call_candidates(
@@ -270,15 +277,20 @@ def _claim_next(counter: Counter, now: datetime) -> tuple[CallChoice, Ticket] | 
                 service_date=service_date,
                 service_ids=policy.service_ids,
                 per_service=CANDIDATES_PER_SERVICE,
+                skip_locked=skipping and attempt == 0,
             )
         }
         choice = choose_next(
             [as_waiting(t) for t in candidates.values()], now, policy, counter.priority_streak
         )
         if choice is None:
+            if skipping and attempt == 0:
+                continue
             return None
         ticket = _attach(candidates[choice.ticket.id], counter)
-        # Another counter may have called it since we read: then this matches nothing.
+        # Locked for us by the first read; the condition still holds the line (later reads,
+        # SQLite): if another counter called it meanwhile, this matches nothing and we choose
+        # again.
         if _change(
             ticket,
             [TicketState.WAITING],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,30 +44,86 @@ class NewEvent:
 
 
 def events_record(*, hall_id: int, now: datetime, events: Sequence[NewEvent]) -> list[Event]:
-    """Append events to the hall's log, numbered in the order given, in two statements; they
-    are broadcast only once the transaction commits.
+    """Append events to the hall's log, numbered in the order given; they are broadcast only
+    once the transaction commits.
 
     Call it last in a transaction: the hall's event counter stays locked from here to commit.
+    On PostgreSQL numbering and inserting are one statement, so the lock is held for nothing
+    but the commit after it; elsewhere they are two.
     """
-    seqs = _next_seqs(hall_id, len(events))
-    rows = Event.objects.bulk_create(
-        [
-            Event(
-                hall_id=hall_id,
-                seq=seq,
-                kind=new.kind,
-                ticket_id=new.ticket_id,
-                service_id=new.service_id,
-                counter_id=new.counter_id,
-                payload=new.payload,
-                created_at=now,
-            )
-            for seq, new in zip(seqs, events, strict=True)
-        ]
-    )
+    if connection.vendor == "postgresql":
+        rows = _numbered_and_inserted(hall_id, now, events)
+    else:
+        seqs = _next_seqs(hall_id, len(events))
+        rows = Event.objects.bulk_create(
+            [
+                Event(
+                    hall_id=hall_id,
+                    seq=seq,
+                    kind=new.kind,
+                    ticket_id=new.ticket_id,
+                    service_id=new.service_id,
+                    counter_id=new.counter_id,
+                    payload=new.payload,
+                    created_at=now,
+                )
+                for seq, new in zip(seqs, events, strict=True)
+            ]
+        )
     messages = [EventMessage.from_event(event) for event in rows]
     transaction.on_commit(lambda: _after_commit(messages))
     return rows
+
+
+def _numbered_and_inserted(hall_id: int, now: datetime, events: Sequence[NewEvent]) -> list[Event]:
+    """The hall's event counter moved on and the events inserted with its numbers, in one
+    PostgreSQL statement (a data-modifying WITH)."""
+    count = len(events)
+    rows = ", ".join(["(%s, %s, %s::bigint, %s::bigint, %s::bigint, %s::jsonb)"] * count)
+    sql = (
+        f"WITH counter AS (UPDATE {HallEventCounter._meta.db_table} "  # noqa: S608
+        "SET last_seq = last_seq + %s WHERE hall_id = %s RETURNING last_seq) "
+        f"INSERT INTO {Event._meta.db_table} "
+        "(hall_id, seq, kind, ticket_id, service_id, counter_id, payload, created_at) "
+        "SELECT %s, counter.last_seq - %s + new.position, new.kind, new.ticket_id, "
+        "new.service_id, new.counter_id, new.payload, %s "
+        f"FROM counter, (VALUES {rows}) "
+        "AS new (position, kind, ticket_id, service_id, counter_id, payload) "
+        "ORDER BY new.position RETURNING id, seq"
+    )
+    params: list[Any] = [count, hall_id, hall_id, count, now]
+    for position, new in enumerate(events, 1):
+        params += [
+            position,
+            new.kind,
+            new.ticket_id,
+            new.service_id,
+            new.counter_id,
+            json.dumps(new.payload),
+        ]
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            inserted = sorted(cursor.fetchall(), key=lambda row: row[1])
+        if inserted:
+            return [
+                Event(
+                    pk=pk,
+                    hall_id=hall_id,
+                    seq=seq,
+                    kind=new.kind,
+                    ticket_id=new.ticket_id,
+                    service_id=new.service_id,
+                    counter_id=new.counter_id,
+                    payload=new.payload,
+                    created_at=now,
+                )
+                for (pk, seq), new in zip(inserted, events, strict=True)
+            ]
+        HallEventCounter.objects.bulk_create(
+            [HallEventCounter(hall_id=hall_id)], ignore_conflicts=True
+        )
+    raise RuntimeError("hall event counter could not be created")
 
 
 def event_record(

@@ -7,7 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -294,6 +296,26 @@ def test_availability_of_one_service(halls, at):
         (service.pk, "2026-03-03"),
         (service.pk, "2026-03-04"),
     ]
+
+
+def test_an_expired_availability_is_answered_from_what_is_kept_while_one_request_refreshes(
+    halls, at
+):
+    path = f"/api/v1/halls/{halls[0]['id']}/availability?days=3"
+    fresh = Client().get(path).json()
+    key = f"availability:{halls[0]['id']}:None:None:3:{settings.LANGUAGE_CODE}"
+    computed_at, _body = cache.get(key)
+    cache.set(key, (computed_at - 60, b'["kept"]'), 30)
+
+    # Another request is computing it: this one gets what is kept, at once.
+    assert cache.add(f"{key}:refreshing", 1, 10)
+    assert Client().get(path).json() == ["kept"]
+
+    # Nobody is: this one computes it, and the next ones get the new answer.
+    cache.delete(f"{key}:refreshing")
+    assert Client().get(path).json() == fresh
+    assert cache.get(key)[0] > computed_at - 60
+    assert Client().get(path).json() == fresh
 
 
 # -- the hot path: what one booking request costs (bench/NOTES.md) ----------------------------

@@ -6,11 +6,13 @@ releases them together so the transactions really overlap.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter as Tally
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 
 from hallq.common import clock
 from hallq.common.errors import Conflict
@@ -18,6 +20,7 @@ from hallq.common.testing import race
 from hallq.halls.models import CounterState
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket, TicketState
+from hallq.queueing.selectors import call_candidates
 from hallq.queueing.tests.factories import make_counter, make_hall, make_service
 from hallq.realtime.models import Event
 
@@ -95,3 +98,60 @@ def test_two_clicks_on_one_counter_call_one_ticket_and_refuse_the_other():
 
     outcomes = sorted(race(8, click))
     assert outcomes == ["A001"] + ["ticket_still_called"] * 7
+
+
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update_skip_locked,
+    reason="SQLite runs one write transaction at a time: there is no other caller to pass over",
+)
+def test_a_counter_passes_over_the_ticket_another_counter_is_calling_instead_of_waiting():
+    hall = make_hall()
+    service = make_service(hall, "A")
+    first, second = (make_counter(hall, n, [service], state=CounterState.OPEN) for n in (1, 2))
+    for _ in range(3):
+        services.ticket_issue(hall=hall, service=service, channel=Channel.KIOSK, now=clock.now())
+    deciding, done = threading.Event(), threading.Event()
+
+    def first_counter_deciding() -> None:
+        # What the first counter's call holds while it chooses: the head, locked.
+        try:
+            with transaction.atomic():
+                (head,) = call_candidates(
+                    hall_id=hall.pk,
+                    service_date=clock.now().astimezone(hall.zone).date(),
+                    service_ids=[service.pk],
+                    per_service=1,
+                    skip_locked=True,
+                )
+                assert head.number == "A001"
+                deciding.set()
+                done.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_counter_deciding)
+    holder.start()
+    assert deciding.wait(timeout=30)
+    answers: list[str] = []
+
+    def second_counter_calls() -> None:
+        try:
+            ticket = services.counter_call_next(counter_id=second.pk, now=clock.now())
+            answers.append(ticket.number if ticket else "none")
+        finally:
+            connection.close()
+
+    caller = threading.Thread(target=second_counter_calls)
+    caller.start()
+    caller.join(timeout=20)
+    finished_while_held = not caller.is_alive()
+    done.set()
+    holder.join()
+    caller.join()
+
+    assert finished_while_held, "the second counter waited for the first one's decision"
+    assert answers == ["A002"]
+    # The head was only being looked at: the first counter still gets it.
+    ticket = services.counter_call_next(counter_id=first.pk, now=clock.now())
+    assert ticket is not None
+    assert ticket.number == "A001"
