@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from ninja import Field, Header, Router, Schema, Status
@@ -35,6 +39,7 @@ from hallq.citizens.services import checked_id_number
 from hallq.common import clock
 from hallq.common.api import ERRORS
 from hallq.common.errors import Conflict, InvalidInput, NotFound
+from hallq.common.memo import Memo
 from hallq.halls.api import bearer, principal_of
 from hallq.halls.models import Hall, Service
 from hallq.queueing.tokens import ticket_token
@@ -49,6 +54,8 @@ from hallq.scheduling.selectors import (
     day_plans,
     refusal_message,
 )
+
+logger = logging.getLogger(__name__)
 
 router = Router(tags=["booking"])
 signed_in_auth = CitizenAuth(signed_in_only=True)
@@ -206,27 +213,59 @@ def hall_availability(
     if not 1 <= days <= 31:
         raise InvalidInput(_("Ask for 1 to 31 days."), code="days")
     key = f"availability:{hall_id}:{service_id}:{start}:{days}:{get_language()}"
-    kept: tuple[float, bytes] | None = cache.get(key)
-    if kept is not None:
-        computed_at, body = kept
-        # Older than its time: one request (of every process, when the cache is Redis)
-        # computes it again while the others keep answering what there is, rather than all of
-        # them computing at once, each request waiting behind the others (the p99).
-        if time.time() - computed_at < AVAILABILITY_FRESH_SECONDS or not cache.add(
-            f"{key}:refreshing", 1, AVAILABILITY_REFRESH_TIMEOUT_SECONDS
-        ):
-            return HttpResponse(body, content_type="application/json; charset=utf-8")
-    try:
-        # Validated against the schema once, then kept as the bytes sent: a week of a hall is
-        # ~50 KB of JSON, and checking and encoding it again for every poll would cost more
-        # than computing it.
-        days_out = DAYS_OUT.validate_python(_hall_availability(hall_id, start, days, service_id))
-        body = DAYS_OUT.dump_json(days_out)
-        cache.set(key, (time.time(), body), AVAILABILITY_KEEP_SECONDS)
-    finally:
-        if kept is not None:
-            cache.delete(f"{key}:refreshing")
+    # Each process keeps the answer's bytes for a second besides the shared cache: a week of a
+    # hall is ~50 KB, fetched from Redis and unpickled on every poll otherwise.
+    body = _availability_here.get(
+        key, lambda: _availability_body(key, hall_id, start, days, service_id)
+    )
     return HttpResponse(body, content_type="application/json; charset=utf-8")
+
+
+def _availability_body(
+    key: str, hall_id: int, start: date | None, days: int, service_id: int | None
+) -> bytes:
+    kept: tuple[float, bytes] | None = cache.get(key)
+    if kept is None:
+        return _availability_computed(key, hall_id, start, days, service_id)
+    computed_at, body = kept
+    # Older than its time: it is computed again off the request path, once (in every process,
+    # when the cache is Redis), while every request keeps answering what there is. Computed by
+    # a request, the ~30 ms of a week's slots held up every request queued on its thread.
+    if time.time() - computed_at >= AVAILABILITY_FRESH_SECONDS and cache.add(
+        f"{key}:refreshing", 1, AVAILABILITY_REFRESH_TIMEOUT_SECONDS
+    ):
+        _refresher.submit(
+            _availability_refresh, get_language(), key, hall_id, start, days, service_id
+        )
+    return body
+
+
+def _availability_computed(
+    key: str, hall_id: int, start: date | None, days: int, service_id: int | None
+) -> bytes:
+    # Validated against the schema once, then kept as the bytes sent: checking and encoding it
+    # again for every poll would cost more than computing it.
+    days_out = DAYS_OUT.validate_python(_hall_availability(hall_id, start, days, service_id))
+    body = DAYS_OUT.dump_json(days_out)
+    cache.set(key, (time.time(), body), AVAILABILITY_KEEP_SECONDS)
+    return body
+
+
+def _availability_refresh(
+    language: str, key: str, hall_id: int, start: date | None, days: int, service_id: int | None
+) -> None:
+    try:
+        with translation.override(language):
+            _availability_computed(key, hall_id, start, days, service_id)
+    except Exception:
+        logger.exception("availability of hall %s could not be computed", hall_id)
+    finally:
+        cache.delete(f"{key}:refreshing")
+        connection.close()  # back to the pool: this thread serves no request
+
+
+# One thread per process computes stale availability answers, one at a time.
+_refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hallq-availability")
 
 
 DAYS_OUT = TypeAdapter(list[DayOut])  # built once: building one costs more than using it
@@ -234,10 +273,13 @@ DAYS_OUT = TypeAdapter(list[DayOut])  # built once: building one costs more than
 # The week's availability is what every citizen's page polls, and what a crowd refreshes at a
 # release time; it is computed about this often per hall (a booking's own answer is exact).
 AVAILABILITY_FRESH_SECONDS = 2
-# An answer older than that is still given while one request computes the next, never one
-# older than this; nor does a refresh that failed block the next one longer than the timeout.
+# An answer older than that is still given while it is computed again, never one older than
+# this; nor does a refresh that failed block the next one longer than the timeout.
 AVAILABILITY_KEEP_SECONDS = 30
 AVAILABILITY_REFRESH_TIMEOUT_SECONDS = 10
+# And what each process keeps of it besides (see hall_availability).
+AVAILABILITY_HERE_SECONDS = 1
+_availability_here: Memo[bytes] = Memo(AVAILABILITY_HERE_SECONDS, size=1_000)
 
 
 def _hall_availability(
