@@ -246,13 +246,18 @@ def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
     # transaction takes, or two counters calling at once could deadlock (docs/concurrency.md).
     finished = _finish(current, now, record=False) if current is not None else None
     claimed = _claim_next(counter, now)
-    events = [_ticket_event("ticket.done", finished)] if finished is not None else []
+    events = []
     if claimed is not None:
         choice, ticket = claimed
         if counter.priority_streak != choice.priority_streak_after:
             counter.priority_streak = choice.priority_streak_after
             counter.save(update_fields=["priority_streak"])
         events.append(_ticket_event("ticket.called", ticket))
+    # The call is numbered before the finish it follows: both happened at this moment to two
+    # different tickets, and every display and ticket page then hears the call one fan-out
+    # sooner (each subscriber handles the events in order).
+    if finished is not None:
+        events.append(_ticket_event("ticket.done", finished))
     if events:
         events_record(hall_id=counter.hall_id, now=now, events=events)
     return claimed[1] if claimed is not None else None

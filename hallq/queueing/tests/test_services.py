@@ -248,6 +248,22 @@ def test_every_change_writes_one_event_numbered_without_holes_per_hall(hall, ser
     assert list(Event.objects.filter(hall=other_hall).values_list("seq", flat=True)) == [1]
 
 
+def test_calling_next_numbers_the_call_before_the_finish_it_follows(hall, service_a):
+    counter = make_counter(hall, 1, [service_a])
+    first = issue(hall, service_a, at(9))
+    second = issue(hall, service_a, at(9, 1))
+    services.counter_call_next(counter_id=counter.pk, now=at(9, 2))
+    services.counter_start(counter_id=counter.pk, now=at(9, 3))
+
+    services.counter_call_next(counter_id=counter.pk, now=at(9, 10))
+
+    last_two = Event.objects.filter(hall=hall).order_by("-seq")[:2]
+    assert [(e.kind, e.ticket_id, e.created_at) for e in reversed(last_two)] == [
+        ("ticket.called", second.pk, at(9, 10)),
+        ("ticket.done", first.pk, at(9, 10)),
+    ]
+
+
 def test_counter_cannot_close_with_a_ticket_at_it(hall, service_a):
     counter = make_counter(hall, 1, [service_a])
     issue(hall, service_a, at(9))
