@@ -42,6 +42,19 @@ class NewEvent:
     service_id: int | None = None
     counter_id: int | None = None
 
+    def row(self, hall_id: int, seq: int, now: datetime, pk: int | None = None) -> Event:
+        return Event(
+            pk=pk,
+            hall_id=hall_id,
+            seq=seq,
+            kind=self.kind,
+            ticket_id=self.ticket_id,
+            service_id=self.service_id,
+            counter_id=self.counter_id,
+            payload=self.payload,
+            created_at=now,
+        )
+
 
 def events_record(*, hall_id: int, now: datetime, events: Sequence[NewEvent]) -> list[Event]:
     """Append events to the hall's log, numbered in the order given; they are broadcast only
@@ -56,19 +69,7 @@ def events_record(*, hall_id: int, now: datetime, events: Sequence[NewEvent]) ->
     else:
         seqs = _next_seqs(hall_id, len(events))
         rows = Event.objects.bulk_create(
-            [
-                Event(
-                    hall_id=hall_id,
-                    seq=seq,
-                    kind=new.kind,
-                    ticket_id=new.ticket_id,
-                    service_id=new.service_id,
-                    counter_id=new.counter_id,
-                    payload=new.payload,
-                    created_at=now,
-                )
-                for seq, new in zip(seqs, events, strict=True)
-            ]
+            [new.row(hall_id, seq, now) for seq, new in zip(seqs, events, strict=True)]
         )
     messages = [EventMessage.from_event(event) for event in rows]
     transaction.on_commit(lambda: _after_commit(messages))
@@ -107,17 +108,7 @@ def _numbered_and_inserted(hall_id: int, now: datetime, events: Sequence[NewEven
             inserted = sorted(cursor.fetchall(), key=lambda row: row[1])
         if inserted:
             return [
-                Event(
-                    pk=pk,
-                    hall_id=hall_id,
-                    seq=seq,
-                    kind=new.kind,
-                    ticket_id=new.ticket_id,
-                    service_id=new.service_id,
-                    counter_id=new.counter_id,
-                    payload=new.payload,
-                    created_at=now,
-                )
+                new.row(hall_id, seq, now, pk=pk)
                 for (pk, seq), new in zip(inserted, events, strict=True)
             ]
         HallEventCounter.objects.bulk_create(
