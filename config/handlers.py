@@ -25,6 +25,7 @@ from typing import IO, Any
 from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import HttpResponseBase
@@ -88,7 +89,7 @@ class SyncChainASGIHandler(ASGIHandler):
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         try:
             body = await self.read_body(receive)
-        except Exception:  # the client went away before sending its whole request
+        except RequestAborted:  # the client went away before sending its whole request
             return
         loop = asyncio.get_running_loop()
         index = self._threads.pick()

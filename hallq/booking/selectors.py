@@ -23,7 +23,7 @@ from hallq.booking.models import (
     SlotPlace,
 )
 from hallq.citizens.models import BlacklistEntry, CitizenWechat
-from hallq.citizens.selectors import column_value
+from hallq.common.db import column_value
 from hallq.halls.selectors import service_with_hall
 
 # The largest id a bigint column holds: a larger slot id in a request names no slot.

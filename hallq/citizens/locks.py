@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from hallq.citizens.models import Citizen
-from hallq.citizens.selectors import column_value
+from hallq.common.db import column_value
 
 
 def lock_citizen(citizen_id: int) -> Citizen:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Model
 
 from hallq.citizens.domain.identity import normalise_id_number
 from hallq.citizens.models import (
@@ -19,7 +17,8 @@ from hallq.citizens.models import (
     CitizenToken,
     id_number_index,
 )
-from hallq.common.memo import Memo
+from hallq.common.db import column_value
+from hallq.common.memo import Memo, unexpired
 from hallq.halls.models import hash_token
 
 
@@ -64,21 +63,6 @@ def citizen_by_id_number(id_number: str) -> Citizen | None:
     ).first()
 
 
-def column_value(model: type[Model], field_name: str, value: Any) -> Any:
-    """A column read by raw SQL, as the ORM would have returned it: SQLite answers dates and
-    times as text, and an encrypted field holds its ciphertext until its field opens it. Raw
-    SQL is for the hottest statements, where compiling the ORM's query costs more than the
-    database's work."""
-    field = model._meta.get_field(field_name)
-    column = field.cached_col  # type: ignore[union-attr]
-    for convert in (
-        *connection.ops.get_db_converters(column),
-        *field.get_db_converters(connection),  # type: ignore[union-attr]
-    ):
-        value = convert(value, column, connection)
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class SignedInCitizen:
     """The citizen a bearer token belongs to, by id only: what a request decides about them is
@@ -92,7 +76,7 @@ class SignedInCitizen:
 # asks again and again. Signing out forgets the token in this process at once; another process
 # accepts it for at most this long.
 TOKEN_MEMO_SECONDS = 5
-_signed_in: Memo[tuple[SignedInCitizen, datetime]] = Memo(TOKEN_MEMO_SECONDS)
+_signed_in: Memo[tuple[SignedInCitizen, datetime | None]] = Memo(TOKEN_MEMO_SECONDS)
 
 
 def signed_in_citizen(token: str, now: datetime) -> SignedInCitizen | None:
@@ -100,17 +84,10 @@ def signed_in_citizen(token: str, now: datetime) -> SignedInCitizen | None:
     if not token.startswith(CITIZEN_TOKEN_PREFIX):
         return None
     digest = hash_token(token)
-    entry = _signed_in.get(digest, lambda: _token_holder(digest, now))
-    if entry is None:
-        return None
-    citizen, expires_at = entry
-    if expires_at <= now:
-        _signed_in.forget(digest)
-        return None
-    return citizen
+    return unexpired(_signed_in, digest, lambda: _token_holder(digest, now), now)
 
 
-def _token_holder(digest: str, now: datetime) -> tuple[SignedInCitizen, datetime] | None:
+def _token_holder(digest: str, now: datetime) -> tuple[SignedInCitizen, datetime | None] | None:
     table = CitizenToken._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
 V = TypeVar("V")
+T = TypeVar("T")
 
 _memos: list[Memo[object]] = []
 
@@ -47,6 +49,24 @@ class Memo(Generic[V]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def unexpired(
+    memo: Memo[tuple[T, datetime | None]],
+    key: Hashable,
+    compute: Callable[[], tuple[T, datetime | None] | None],
+    now: datetime,
+) -> T | None:
+    """``memo.get`` for answers that end at a moment of their own (a token's expiry; None for
+    never): one remembered past that moment is forgotten, not given."""
+    entry = memo.get(key, compute)
+    if entry is None:
+        return None
+    value, expires_at = entry
+    if expires_at is not None and expires_at <= now:
+        memo.forget(key)
+        return None
+    return value
 
 
 def forget_all(*_args: object, **_kwargs: object) -> None:

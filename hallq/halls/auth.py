@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from hallq.common.errors import Forbidden, HallqError
-from hallq.common.memo import Memo
+from hallq.common.memo import Memo, unexpired
 from hallq.halls.models import (
     DEVICE_TOKEN_PREFIX,
     STAFF_TOKEN_PREFIX,
@@ -102,14 +102,7 @@ _principals: Memo[tuple[Principal, datetime | None]] = Memo(PRINCIPAL_MEMO_SECON
 
 def principal_for_token(token: str, now: datetime) -> Principal | None:
     digest = hash_token(token)
-    entry = _principals.get(digest, lambda: _principal_for_digest(token, digest, now))
-    if entry is None:
-        return None
-    principal, expires_at = entry
-    if expires_at is not None and expires_at <= now:
-        _principals.forget(digest)
-        return None
-    return principal
+    return unexpired(_principals, digest, lambda: _principal_for_digest(token, digest, now), now)
 
 
 def _principal_for_digest(
