@@ -138,17 +138,27 @@ def start_server(log: Path, extra_env: dict[str, str] | None = None) -> Server:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    wait_until_answering(process, f"{url}/healthz", log, "the server")
+    return Server(url=url, process=process, log=log)
+
+
+def wait_until_answering(
+    process: subprocess.Popen[bytes], probe: str, log: Path, name: str
+) -> None:
+    """Wait (30 s at most) until a process just started answers 200 at ``probe``; kill it and
+    fail with its output otherwise."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+            raise RuntimeError(f"{name} exited early:\n{log.read_text()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Server(url=url, process=process, log=log)
+            if httpx.get(probe, timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not start:\n{log.read_text()}")
+    raise RuntimeError(f"{name} did not start:\n{log.read_text()}")
 
 
 def stop_server(server: Server) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hallq.conftest import BASE_DIR, free_port
+from hallq.conftest import BASE_DIR, free_port, wait_until_answering
 from hallq.notifications.models import NotificationKind
 
 APP_ID = "wx_notifications_test"
@@ -76,15 +76,7 @@ def sandbox_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the stand-in did not start:\n{log.read_text()}")
-            try:
-                httpx.get(f"{url}/sandbox/stats", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_until_answering(process, f"{url}/sandbox/stats", log, "the stand-in")
         yield url
     finally:
         process.terminate()

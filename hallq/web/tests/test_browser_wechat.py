@@ -33,7 +33,14 @@ from django.db import connection
 from hallq.booking.tests.factories import make_citizen
 from hallq.citizens.models import CitizenWechat
 from hallq.common import clock
-from hallq.conftest import Server, database_url, free_port, start_server, stop_server
+from hallq.conftest import (
+    Server,
+    database_url,
+    free_port,
+    start_server,
+    stop_server,
+    wait_until_answering,
+)
 from hallq.halls.models import Counter
 from hallq.queueing.models import Ticket
 from hallq.web.tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_chromium
@@ -87,17 +94,8 @@ def start_stand_in(port: int, callback_url: str, env: dict[str, str], log: Path)
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the stand-in exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/sandbox/stats", timeout=1).status_code == 200:
-                return Server(url=url, process=process, log=log)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"the stand-in did not start:\n{log.read_text()}")
+    wait_until_answering(process, f"{url}/sandbox/stats", log, "the stand-in")
+    return Server(url=url, process=process, log=log)
 
 
 @pytest.fixture
