@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db import connection
+from django.db import connection, transaction
 
 from hallq.halls.models import Counter
 from hallq.queueing.models import TicketSequence
+from hallq.queueing.selectors import forget_capacity
 
 
 def lock_counter(counter_id: int) -> Counter:
@@ -22,11 +23,17 @@ def lock_counter(counter_id: int) -> Counter:
     would lock the hall's row too and serialise every counter of the hall. NO KEY UPDATE lets
     tickets keep referencing the counter meanwhile.
     """
-    return (
+    counter = (
         Counter.objects.select_for_update(of=("self",), no_key=True)
         .select_related("hall")
         .get(pk=counter_id)
     )
+    # Whatever the action, the hall's open and idle counters may change with it: forgotten now
+    # for this thread's next read, and again at commit for what others read meanwhile.
+    hall_id = counter.hall_id
+    forget_capacity(hall_id)
+    transaction.on_commit(lambda: forget_capacity(hall_id))
+    return counter
 
 
 def take_ticket_sequence(*, hall_id: int, service_id: int, service_date: date) -> int:

@@ -246,12 +246,17 @@ class Capacity:
     idle_counters: int = 0
 
 
-def counter_capacity(*, hall_id: int, service_ids: Iterable[int]) -> dict[int, Capacity]:
-    """Per service: its open counters, and how many of them have nobody at them (one query)."""
-    service_ids = list(service_ids)
-    if not service_ids:
+def counter_capacity(
+    *, hall_id: int, service_ids: Iterable[int] | None = None
+) -> dict[int, Capacity]:
+    """Per service (every service of the hall when none are named): its open counters, and how
+    many of them have nobody at them (one query)."""
+    wanted = None if service_ids is None else list(service_ids)
+    if wanted == []:
         return {}
-    in_services = ", ".join(["%s"] * len(service_ids))
+    in_services = (
+        "" if wanted is None else f"AND link.service_id IN ({', '.join(['%s'] * len(wanted))}) "
+    )
     active = ", ".join(f"'{state.value}'" for state in ACTIVE_AT_COUNTER)
     sql = (
         "SELECT link.service_id, COUNT(*), SUM(CASE WHEN EXISTS ("  # noqa: S608
@@ -260,16 +265,32 @@ def counter_capacity(*, hall_id: int, service_ids: Iterable[int]) -> dict[int, C
         ") THEN 0 ELSE 1 END) "
         f"FROM {CounterService._meta.db_table} AS link "
         f"JOIN {Counter._meta.db_table} AS counter ON counter.id = link.counter_id "
-        f"WHERE counter.hall_id = %s AND counter.state = %s AND link.service_id IN ({in_services}) "
+        f"WHERE counter.hall_id = %s AND counter.state = %s {in_services}"
         "GROUP BY link.service_id"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [hall_id, CounterState.OPEN.value, *service_ids])
+        cursor.execute(sql, [hall_id, CounterState.OPEN.value, *(wanted or ())])
         rows = cursor.fetchall()
     return {
         service_id: Capacity(open_counters=int(open_), idle_counters=int(idle))
         for service_id, open_, idle in rows
     }
+
+
+# Which counters are open, and which of them idle, changes with every call; a new ticket's first
+# estimate (§4.6) reads it at most this old. A counter action in this process forgets it when
+# it commits (locks.lock_counter), so only other processes' actions are seen that much later.
+CAPACITY_MEMO_SECONDS = 1.0
+_hall_capacity: Memo[dict[int, Capacity]] = Memo(CAPACITY_MEMO_SECONDS)
+
+
+def recent_capacity(hall_id: int) -> dict[int, Capacity]:
+    """``counter_capacity`` of every service of the hall, as of at most a second ago."""
+    return _hall_capacity.get(hall_id, lambda: counter_capacity(hall_id=hall_id)) or {}
+
+
+def forget_capacity(hall_id: int) -> None:
+    _hall_capacity.forget(hall_id)
 
 
 # Service times move slowly; one read per hall and process every half minute serves every

@@ -8,8 +8,9 @@ row lock (``locks.py``). Every change writes an event (``event_record``) in the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,16 +27,17 @@ from hallq.queueing.domain.model import CallChoice, TicketKind, WaitingTicket
 from hallq.queueing.domain.numbering import format_number
 from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketState
 from hallq.queueing.selectors import (
+    Capacity,
     as_waiting,
     call_candidates,
-    counter_capacity,
     counter_policy,
+    recent_capacity,
     service_queue,
     typical_seconds,
     waiting_tickets,
     walk_in_position,
 )
-from hallq.realtime.services import NewEvent, event_record, events_record
+from hallq.realtime.services import NewEvent, event_record, events_announce, events_record
 
 # Stands for the ticket being issued, before the database gives it its id: it sorts last
 # among tickets issued at the same moment.
@@ -114,8 +116,12 @@ def ticket_issue(
         raise Conflict(_("This service is not available today."))
     service_date = now.astimezone(hall.zone).date()
     # Read before the sequence row is locked: counters and service times need no lock.
-    capacity = counter_capacity(hall_id=hall.pk, service_ids=[service.pk])
+    capacity = recent_capacity(hall.pk)
     seconds = typical_seconds(hall_id=hall.pk, now=now, service_ids=[service.pk])[service.pk]
+    if kind is TicketKind.WALK_IN and connection.vendor == "postgresql":
+        return _walk_in_issued_in_one_statement(
+            hall, service, channel, now, service_date, capacity.get(service.pk), seconds
+        )
     checked_in_at = now if kind is TicketKind.APPOINTMENT else None
     with transaction.atomic():
         sequence = locks.take_ticket_sequence(
@@ -162,6 +168,61 @@ def ticket_issue(
             estimated_wait_at_issue=queue.estimate(ahead),
         )
         _record_ticket_event("ticket.issued", ticket, now, people_ahead=ahead)
+    return ticket
+
+
+def _walk_in_issued_in_one_statement(
+    hall: Hall,
+    service: Service,
+    channel: str,
+    now: datetime,
+    service_date: date,
+    capacity: Capacity | None,
+    seconds: float,
+) -> Ticket:
+    """``ticket_issue`` of a walk-in as one PostgreSQL statement (migration 0005 has the
+    function, docs/decisions/0005): the same number, people ahead, estimate, row and event as the
+    transaction above, with the sequence row and the hall's event counter locked for no round
+    trip to this process."""
+    capacity = capacity or Capacity()
+    ticket = Ticket(
+        hall=hall,
+        service=service,
+        service_date=service_date,
+        kind=TicketKind.WALK_IN,
+        channel=channel,
+        issued_at=now,
+        queue_time=now,
+        number="",
+    )
+    sql = (
+        "SELECT ticket_id, sequence, number, ahead, estimate, event_id, event_seq "
+        "FROM hallq_walk_in_issue_v1(%s::bigint, %s::bigint, %s::date, %s::text, %s::text, "
+        "%s::timestamptz, %s::integer, %s::integer, %s::float8, %s::jsonb)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                hall.pk,
+                service.pk,
+                service_date,
+                service.prefix,
+                channel,
+                now,
+                capacity.open_counters,
+                capacity.idle_counters,
+                float(seconds),
+                json.dumps(ticket_payload(ticket)),
+            ],
+        )
+        row = cursor.fetchone()
+    ticket_id, sequence, number, ahead, estimate, event_id, event_seq = row
+    ticket.pk, ticket.sequence, ticket.number = ticket_id, sequence, number
+    ticket.people_ahead_at_issue, ticket.estimated_wait_at_issue = ahead, estimate
+    ticket._state.adding = False
+    issued = _ticket_event("ticket.issued", ticket, people_ahead=ahead)
+    events_announce([issued.row(hall.pk, event_seq, now, pk=event_id)])
     return ticket
 
 

@@ -71,9 +71,16 @@ def events_record(*, hall_id: int, now: datetime, events: Sequence[NewEvent]) ->
         rows = Event.objects.bulk_create(
             [new.row(hall_id, seq, now) for seq, new in zip(seqs, events, strict=True)]
         )
+    events_announce(rows)
+    return rows
+
+
+def events_announce(rows: Sequence[Event]) -> None:
+    """Broadcast events once the transaction that wrote them commits (at once outside one):
+    for events written by other means than ``events_record``, such as a statement that
+    inserts a row and its event together."""
     messages = [EventMessage.from_event(event) for event in rows]
     transaction.on_commit(lambda: _after_commit(messages))
-    return rows
 
 
 def _numbered_and_inserted(hall_id: int, now: datetime, events: Sequence[NewEvent]) -> list[Event]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hallq.queueing import services as queue_services
 from hallq.queueing.domain.calling import choose_next, people_ahead
+from hallq.queueing.domain.estimates import estimate_wait_seconds
 from hallq.queueing.domain.model import CounterPolicy, TicketKind, WaitingTicket
-from hallq.queueing.models import Ticket, TicketState
+from hallq.queueing.models import Ticket, TicketSequence, TicketState
 from hallq.queueing.selectors import (
     as_waiting,
     call_candidates,
@@ -18,7 +21,8 @@ from hallq.queueing.selectors import (
     walk_in_position,
 )
 from hallq.queueing.services import UNSAVED_TICKET_ID
-from hallq.queueing.tests.factories import at, make_hall, make_service
+from hallq.queueing.tests.factories import at, make_counter, make_hall, make_service
+from hallq.realtime.models import Event
 
 pytestmark = pytest.mark.django_db
 
@@ -85,6 +89,65 @@ def test_people_ahead_of_a_new_walk_in_is_the_domains_count(queue, rows):
     )
 
     assert (ahead, count) == (people_ahead(newcomer, waiting, NOW), len(waiting))
+
+
+@EXAMPLES
+@given(rows=tickets, open_counters=st.integers(0, 3))
+def test_a_walk_in_is_issued_with_the_domains_count_and_estimate(queue, rows, open_counters):
+    """Whichever way the database issues it (one statement on PostgreSQL, migration 0005), a
+    new walk-in gets the number after the last, the domain's people ahead and estimate, and an
+    event that says what its answer says."""
+    hall, services, fill = queue
+    fill(rows)
+    service = services[0]
+    TicketSequence.objects.update_or_create(
+        service=service, service_date=NOW.date(), defaults={"hall": hall, "last_number": len(rows)}
+    )
+    hall.counters.all().delete()
+    for number in range(1, open_counters + 1):
+        make_counter(hall, number, [service])
+    waiting = waiting_tickets(hall_id=hall.pk, service_date=NOW.date(), service_ids=[service.pk])
+    newcomer = WaitingTicket(
+        id=UNSAVED_TICKET_ID, service_id=service.pk, kind=TicketKind.WALK_IN, queue_time=NOW
+    )
+    expected_ahead = people_ahead(newcomer, waiting, NOW)
+
+    ticket = queue_services.ticket_issue(hall=hall, service=service, channel="kiosk", now=NOW)
+
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert (stored.sequence, stored.number) == (len(rows) + 1, f"A{len(rows) + 1:03d}")
+    assert stored.people_ahead_at_issue == ticket.people_ahead_at_issue == expected_ahead
+    expected_wait = estimate_wait_seconds(expected_ahead, open_counters, 300.0, open_counters)
+    assert stored.estimated_wait_at_issue == ticket.estimated_wait_at_issue == expected_wait
+    event = Event.objects.get(ticket_id=ticket.pk)
+    assert event.kind == "ticket.issued"
+    assert event.payload == {
+        **queue_services.ticket_payload(ticket),
+        "people_ahead": expected_ahead,
+    }
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the estimate in SQL exists only on PostgreSQL, for its one-statement walk-in issue",
+)
+@settings(max_examples=300, deadline=None)
+@given(
+    ahead=st.integers(0, 2000),
+    open_counters=st.integers(-1, 40),
+    idle_counters=st.integers(0, 40),
+    # Service times are medians of whole seconds weighed in tenths with a configured average:
+    # zero or at least a tenth of a second, never a subnormal float.
+    seconds=st.one_of(st.just(0.0), st.floats(0.1, 7200)),
+)
+def test_the_sql_estimate_is_the_domains(ahead, open_counters, idle_counters, seconds):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT hallq_wait_estimate_v1(%s::integer, %s::integer, %s::integer, %s::float8)",
+            [ahead, open_counters, idle_counters, seconds],
+        )
+        (answer,) = cursor.fetchone()
+    assert answer == estimate_wait_seconds(ahead, open_counters, seconds, idle_counters)
 
 
 @EXAMPLES
