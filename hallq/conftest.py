@@ -118,7 +118,9 @@ class Server:
     log: Path
 
 
-def start_server(log: Path, extra_env: dict[str, str] | None = None) -> Server:
+def start_server(
+    log: Path, extra_env: dict[str, str] | None = None, arguments: tuple[str, ...] = ()
+) -> Server:
     port = free_port()
     env = {
         **os.environ,
@@ -131,7 +133,7 @@ def start_server(log: Path, extra_env: dict[str, str] | None = None) -> Server:
     }
     handle = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, str(BASE_DIR / "manage.py"), "serve", "--port", str(port)],
+        [sys.executable, str(BASE_DIR / "manage.py"), "serve", "--port", str(port), *arguments],
         env=env,
         cwd=BASE_DIR,
         stdout=handle,
