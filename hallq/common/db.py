@@ -4,7 +4,7 @@ read by raw SQL."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -13,6 +13,7 @@ from django.db.models import Model
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M", bound=Model)
 
 
 def db_read(function: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
@@ -47,3 +48,25 @@ def column_value(model: type[Model], field_name: str, value: Any) -> Any:
     ):
         value = convert(value, column, connection)
     return value
+
+
+def instance_from_row(model: type[M], values: Sequence[Any]) -> M:
+    """A model instance from a raw row holding its concrete fields' columns in their order,
+    converted as the ORM converts them (``column_value``), without compiling a query."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        column = field.cached_col
+        for convert in (
+            *connection.ops.get_db_converters(column),
+            *field.get_db_converters(connection),
+        ):
+            value = convert(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+def columns_of(model: type[Model], alias: str) -> str:
+    """The concrete fields' columns of ``model``, qualified by ``alias``, in their order: the
+    select list ``instance_from_row`` reads."""
+    return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields)

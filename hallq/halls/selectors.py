@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hallq.common.memo import Memo
-from hallq.halls.models import Service
+from hallq.halls.models import Hall, Service
 
 # Every ticket issued, call made and booking read their service and hall, which change a few
 # times a year. A change made in this process forgets them at once (signals in apps.py,
@@ -17,3 +17,11 @@ def service_with_hall(service_id: int) -> Service | None:
     return _services.get(
         service_id, lambda: Service.objects.select_related("hall").filter(pk=service_id).first()
     )
+
+
+_halls: Memo[Hall] = Memo(SERVICE_MEMO_SECONDS)
+
+
+def hall_by_id(hall_id: int) -> Hall | None:
+    """The hall (its time zone decides every service day), remembered as services are."""
+    return _halls.get(hall_id, lambda: Hall.objects.filter(pk=hall_id).first())
