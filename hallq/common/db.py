@@ -4,11 +4,12 @@ read by raw SQL."""
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
 P = ParamSpec("P")
@@ -50,20 +51,44 @@ def column_value(model: type[Model], field_name: str, value: Any) -> Any:
     return value
 
 
+# Per database connection (each thread has its own) and model: the converters of each column.
+_converters: weakref.WeakKeyDictionary[Any, dict[type[Model], list[tuple[Any, list[Any]]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _row_converters(model: type[Model]) -> list[tuple[Any, list[Any]]]:
+    per_model = _converters.setdefault(connections[DEFAULT_DB_ALIAS], {})
+    found = per_model.get(model)
+    if found is None:
+        found = [
+            (
+                field.cached_col,
+                [
+                    *connection.ops.get_db_converters(field.cached_col),
+                    *field.get_db_converters(connection),
+                ],
+            )
+            for field in model._meta.concrete_fields
+        ]
+        per_model[model] = found
+    return found
+
+
 def instance_from_row(model: type[M], values: Sequence[Any]) -> M:
     """A model instance from a raw row holding its concrete fields' columns in their order,
     converted as the ORM converts them (``column_value``), without compiling a query."""
-    fields = model._meta.concrete_fields
     converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.cached_col
-        for convert in (
-            *connection.ops.get_db_converters(column),
-            *field.get_db_converters(connection),
-        ):
+    for (column, converters), value in zip(_row_converters(model), values, strict=True):
+        for convert in converters:
             value = convert(value, column, connection)
         converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    return model.from_db(connection.alias, _attnames(model), converted)
+
+
+@functools.cache
+def _attnames(model: type[Model]) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
 
 
 def columns_of(model: type[Model], alias: str) -> str:

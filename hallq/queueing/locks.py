@@ -11,11 +11,10 @@ from datetime import date
 
 from django.db import connection, transaction
 
-from hallq.common.db import columns_of, instance_from_row
+from hallq.common.db import columns_of
 from hallq.halls.models import Counter
-from hallq.halls.selectors import hall_by_id
 from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketSequence
-from hallq.queueing.selectors import forget_capacity
+from hallq.queueing.selectors import counter_and_ticket_from_rows, forget_capacity
 
 
 def lock_counter(counter_id: int) -> Counter:
@@ -52,11 +51,7 @@ def lock_counter_at_work(counter_id: int) -> tuple[Counter, Ticket | None]:
             [counter_id],
         )
         active_row = cursor.fetchone()
-    counter = instance_from_row(Counter, row)
-    hall = hall_by_id(counter.hall_id)
-    if hall is not None:
-        counter.hall = hall
-    ticket = instance_from_row(Ticket, active_row) if active_row is not None else None
+    counter, ticket = counter_and_ticket_from_rows(row, active_row)
     # Whatever the action, the hall's open and idle counters may change with it: forgotten now
     # for this thread's next read, and again at commit for what others read meanwhile.
     hall_id = counter.hall_id

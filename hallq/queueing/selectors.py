@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
+from hallq.common.db import columns_of, instance_from_row
 from hallq.common.memo import Memo
 from hallq.halls.models import Counter, CounterService, CounterState, Hall, Service
+from hallq.halls.selectors import hall_by_id
 from hallq.queueing.domain.calling import people_ahead_all
 from hallq.queueing.domain.estimates import (
     busyness,
@@ -84,21 +87,13 @@ def call_candidates(
     service_date: date,
     service_ids: Iterable[int],
     per_service: int,
-    skip_locked: bool = False,
 ) -> list[Ticket]:
-    """The waiting tickets that can be next at a counter, without reading the whole queue,
-    locked for this transaction.
+    """The waiting tickets that can be next at a counter, without reading the whole queue.
 
     Every reinstated or appointment ticket, and the first ``per_service`` plain walk-ins of each
     service: walk-ins of one service are called in issue order, so no later one can come first.
     One statement (the heads of the services' queues through the ``ticket_waiting_in_order``
     index); the calling rules themselves stay in the domain (``choose_next``).
-
-    With ``skip_locked``, on PostgreSQL, the rows are read ``FOR NO KEY UPDATE SKIP LOCKED``:
-    counters calling at the same moment each get different tickets at once, rather than all
-    choosing the same head and then waiting in line for its row to try again. A ticket another
-    counter is deciding on is passed over for those milliseconds. SQLite has one writer at a
-    time anyway.
     """
     service_ids = list(service_ids)
     if not service_ids:
@@ -107,27 +102,24 @@ def call_candidates(
     columns = ", ".join(str(f.column) for f in Ticket._meta.concrete_fields)
     plain = ", ".join(f"'{kind.value}'" for kind in PLAIN_WALK_IN_KINDS)
     in_services = ", ".join(["%s"] * len(service_ids))
-    lock = (
-        " FOR NO KEY UPDATE SKIP LOCKED"
-        if skip_locked and connection.features.has_select_for_update_skip_locked
-        else ""
-    )
     parts = [
         f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
         "WHERE hall_id = %s AND state = 'waiting' "
         f"AND service_date = %s AND service_id IN ({in_services}) "
-        f"AND NOT (kind IN ({plain}) AND reinstated_at IS NULL){lock}) AS priority"
+        f"AND NOT (kind IN ({plain}) AND reinstated_at IS NULL)) AS priority"
     ]
-    params: list[object] = [hall_id, service_date, *service_ids]
+    params: list[Any] = [hall_id, service_date, *service_ids]
     for index, service_id in enumerate(service_ids):
         parts.append(
             f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
             "WHERE service_id = %s AND service_date = %s AND state = 'waiting' "
             f"AND hall_id = %s AND kind IN ({plain}) AND reinstated_at IS NULL "
-            f"ORDER BY queue_time, id LIMIT %s{lock}) AS head_{index}"
+            f"ORDER BY queue_time, id LIMIT %s) AS head_{index}"
         )
         params += [service_id, service_date, hall_id, per_service]
-    return list(Ticket.objects.raw(" UNION ALL ".join(parts), params))
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return [instance_from_row(Ticket, row) for row in cursor.fetchall()]
 
 
 def walk_in_position(
@@ -162,6 +154,42 @@ def walk_in_position(
 MEMO_SECONDS = 5
 _counter_services: Memo[tuple[int, ...]] = Memo(MEMO_SECONDS)
 _counter_halls: Memo[int] = Memo(3600)
+
+
+def counter_and_ticket_from_rows(
+    counter_row: Sequence[Any], ticket_row: Sequence[Any] | None
+) -> tuple[Counter, Ticket | None]:
+    """A counter (with its hall, from this process's memo) and its active ticket, from raw rows
+    of their columns (``columns_of``)."""
+    counter = instance_from_row(Counter, counter_row)
+    hall = hall_by_id(counter.hall_id)
+    if hall is not None:
+        counter.hall = hall
+    ticket = None
+    if ticket_row is not None and ticket_row[0] is not None:
+        ticket = instance_from_row(Ticket, ticket_row)
+    return counter, ticket
+
+
+def counter_at_work(counter_id: int) -> tuple[Counter, Ticket | None]:
+    """The counter and the ticket called to or served at it, as they are now, in one statement
+    and without a lock: what a counter action decides on before a function checks, under the
+    counter's lock, that none of it changed (migration 0006)."""
+    active = ", ".join(f"'{state.value}'" for state in ACTIVE_AT_COUNTER)
+    sql = (
+        f"SELECT {columns_of(Counter, 'counter')}, {columns_of(Ticket, 'ticket')} "  # noqa: S608
+        f"FROM {Counter._meta.db_table} AS counter "
+        f"LEFT JOIN {Ticket._meta.db_table} AS ticket "
+        f"ON ticket.counter_id = counter.id AND ticket.state IN ({active}) "
+        "WHERE counter.id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [counter_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Counter.DoesNotExist(f"No counter {counter_id}.")
+    split = len(Counter._meta.concrete_fields)
+    return counter_and_ticket_from_rows(row[:split], row[split:])
 
 
 def counter_service_ids(counter_id: int) -> tuple[int, ...]:

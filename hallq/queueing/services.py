@@ -23,14 +23,16 @@ from hallq.halls.models import Counter, CounterState, Hall, Service
 from hallq.halls.selectors import service_with_hall
 from hallq.queueing import locks
 from hallq.queueing.domain.calling import choose_next, people_ahead
-from hallq.queueing.domain.model import CallChoice, TicketKind, WaitingTicket
+from hallq.queueing.domain.model import CallChoice, CounterPolicy, TicketKind, WaitingTicket
 from hallq.queueing.domain.numbering import format_number
 from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketState
 from hallq.queueing.selectors import (
     Capacity,
     as_waiting,
     call_candidates,
+    counter_at_work,
     counter_policy,
+    forget_capacity,
     recent_capacity,
     service_queue,
     typical_seconds,
@@ -43,9 +45,13 @@ from hallq.realtime.services import NewEvent, event_record, events_announce, eve
 # among tickets issued at the same moment.
 UNSAVED_TICKET_ID = 2**62
 
-# Walk-ins read per service when choosing whom to call: the head is enough, as heads other
-# counters are calling are skipped, not waited for (selectors.call_candidates).
+# Walk-ins read per service when choosing whom to call in a transaction: the head is enough.
 CANDIDATES_PER_SERVICE = 1
+
+# On PostgreSQL a call sends this many choices, in the domain's order: counters calling at the
+# same moment, which read the same heads of the queues, mostly each get one of them at once
+# instead of choosing again.
+CHOICES_PER_CALL = 4
 
 # How many times call-next retries when another counter took the ticket it chose first.
 CALL_ATTEMPTS = 20
@@ -229,10 +235,7 @@ def _walk_in_issued_in_one_statement(
 def _locked_open_counter(counter_id: int) -> tuple[Counter, Ticket | None]:
     """The counter, locked, if it is open, and the ticket at it."""
     counter, ticket = _locked_counter(counter_id)
-    if counter.state == CounterState.PAUSED:
-        raise Conflict(_("The counter is paused. Resume it first."), code="counter_paused")
-    if counter.state == CounterState.CLOSED:
-        raise Conflict(_("The counter is closed. Open it first."), code="counter_closed")
+    _require_open(counter)
     return counter, ticket
 
 
@@ -291,36 +294,157 @@ def _change(ticket: Ticket, expected: Iterable[str], **changes: Any) -> bool:
 
 
 def _finish(ticket: Ticket, now: datetime, *, record: bool = True) -> Ticket:
-    started = ticket.serving_at or ticket.called_at or now
-    seconds = max(0, round((now - started).total_seconds()))
-    if not _change(
-        ticket,
-        ACTIVE_AT_COUNTER,
-        state=TicketState.DONE,
-        finished_at=now,
-        serving_at=started,
-        service_seconds=seconds,
-    ):
+    if not _change(ticket, ACTIVE_AT_COUNTER, **_finished(ticket, now)):
         raise Conflict(_("The ticket is no longer at this counter."))
     if record:
         _record_ticket_event("ticket.done", ticket, now)
     return ticket
 
 
-@transaction.atomic
 def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
     """Call the next ticket for this counter by §4.3; None when nobody waits for it.
 
     A ticket being served is finished first; a ticket still only called must be started,
     marked no-show or transferred before the next call.
     """
-    counter, current = _locked_open_counter(counter_id)
+    if connection.vendor == "postgresql":
+        return _call_next_in_one_statement(counter_id, now)
+    return _call_next_in_transaction(counter_id, now)
+
+
+def _require_nothing_called(current: Ticket | None) -> None:
     if current is not None and current.state == TicketState.CALLED:
         raise Conflict(
             _("%(number)s is still called here: start serving it or mark it no-show first.")
             % {"number": current.number},
             code="ticket_still_called",
         )
+
+
+def _require_open(counter: Counter) -> None:
+    if counter.state == CounterState.PAUSED:
+        raise Conflict(_("The counter is paused. Resume it first."), code="counter_paused")
+    if counter.state == CounterState.CLOSED:
+        raise Conflict(_("The counter is closed. Open it first."), code="counter_closed")
+
+
+def _finished(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    """What finishing a ticket writes: served from its start (or its call) until now."""
+    started = ticket.serving_at or ticket.called_at or now
+    return {
+        "state": TicketState.DONE,
+        "finished_at": now,
+        "serving_at": started,
+        "service_seconds": max(0, round((now - started).total_seconds())),
+    }
+
+
+def _ranked_choices(
+    waiting: list[WaitingTicket], now: datetime, policy: CounterPolicy, streak: int
+) -> list[CallChoice]:
+    """The domain's choice, then the one it would make were that one gone, and so on, up to
+    ``CHOICES_PER_CALL``: valid while every service's first ``CHOICES_PER_CALL`` walk-ins are
+    among ``waiting``."""
+    choices: list[CallChoice] = []
+    while len(choices) < CHOICES_PER_CALL:
+        choice = choose_next(waiting, now, policy, streak)
+        if choice is None:
+            break
+        choices.append(choice)
+        waiting = [ticket for ticket in waiting if ticket.id != choice.ticket.id]
+    return choices
+
+
+def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None:
+    """``counter_call_next`` on PostgreSQL: read without locks, let the domain choose, and have
+    ``hallq_call_next_v1`` (migration 0006) check under the counter's lock that the counter,
+    its ticket and the chosen one are as read, make the changes and write their events, and
+    commit. When something changed meanwhile (another counter took the ticket, a second click),
+    it changes nothing and the counter reads again; the checks above then say why, if it is
+    for good. No lock is held between this process's round trips."""
+    for _attempt in range(CALL_ATTEMPTS):
+        counter, current = counter_at_work(counter_id)
+        _require_open(counter)
+        _require_nothing_called(current)
+        if current is not None:
+            _attach(current, counter)
+        policy = counter_policy(counter)
+        service_date = now.astimezone(counter.hall.zone).date()
+        candidates = {
+            ticket.pk: ticket
+            for ticket in call_candidates(
+                hall_id=counter.hall_id,
+                service_date=service_date,
+                service_ids=policy.service_ids,
+                per_service=CHOICES_PER_CALL,
+            )
+        }
+        choices = _ranked_choices(
+            [as_waiting(t) for t in candidates.values()], now, policy, counter.priority_streak
+        )
+        # The changes, made on the instances for the events and the answer; the function
+        # writes the same.
+        if current is not None:
+            for name, value in _finished(current, now).items():
+                setattr(current, name, value)
+        tickets = [_attach(candidates[choice.ticket.id], counter) for choice in choices]
+        for ticket in tickets:
+            ticket.state, ticket.counter, ticket.called_at = TicketState.CALLED, counter, now
+            ticket.recall_count = 0
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT status, chosen, called_event, called_seq, done_event, done_seq "
+                "FROM hallq_call_next_v1(%s::bigint, %s::bigint, %s::timestamptz, "
+                "%s::bigint, %s::bigint, %s::timestamptz, %s::integer, %s::jsonb, "
+                "%s::bigint[], %s::bigint[], %s::jsonb, %s::integer[])",
+                [
+                    counter.pk,
+                    counter.hall_id,
+                    now,
+                    current.pk if current else None,
+                    current.service_id if current else None,
+                    current.serving_at if current else None,
+                    current.service_seconds if current else None,
+                    json.dumps(ticket_payload(current)) if current else None,
+                    [ticket.pk for ticket in tickets],
+                    [ticket.service_id for ticket in tickets],
+                    json.dumps([ticket_payload(ticket) for ticket in tickets]),
+                    [
+                        None
+                        if choice.priority_streak_after == counter.priority_streak
+                        else choice.priority_streak_after
+                        for choice in choices
+                    ],
+                ],
+            )
+            status, chosen, called_event, called_seq, done_event, done_seq = cursor.fetchone()
+        if status != "ok":
+            continue
+        called = tickets[chosen - 1] if chosen is not None else None
+        rows = []
+        if called is not None:
+            counter.priority_streak = choices[chosen - 1].priority_streak_after
+            rows.append(
+                _ticket_event("ticket.called", called).row(
+                    counter.hall_id, called_seq, now, pk=called_event
+                )
+            )
+        if current is not None:
+            rows.append(
+                _ticket_event("ticket.done", current).row(
+                    counter.hall_id, done_seq, now, pk=done_event
+                )
+            )
+        events_announce(rows)
+        forget_capacity(counter.hall_id)
+        return called
+    raise Conflict(_("The queue is too busy right now; please try again."), code="busy")
+
+
+@transaction.atomic
+def _call_next_in_transaction(counter_id: int, now: datetime) -> Ticket | None:
+    counter, current = _locked_open_counter(counter_id)
+    _require_nothing_called(current)
     # Its event is written last, with the call's: the hall's event counter is the last lock a
     # transaction takes, or two counters calling at once could deadlock (docs/concurrency.md).
     finished = _finish(current, now, record=False) if current is not None else None
@@ -348,17 +472,11 @@ def counter_call_next(*, counter_id: int, now: datetime) -> Ticket | None:
 
 
 def _claim_next(counter: Counter, now: datetime) -> tuple[CallChoice, Ticket] | None:
-    """Choose the counter's next ticket and claim it, choosing again if another counter won.
-
-    The first read skips the tickets other counters are claiming at this moment (on
-    PostgreSQL), so counters calling at once do not queue up behind one head ticket. Should it
-    find nothing, or lose anyway, the next reads wait for nobody's decision to be skipped: the
-    answer "nobody waits" comes only from a read that saw every waiting ticket.
-    """
+    """Choose the counter's next ticket and claim it, choosing again if another counter won
+    (SQLite, where write transactions run one at a time; PostgreSQL calls in one statement)."""
     policy = counter_policy(counter)
     service_date = now.astimezone(counter.hall.zone).date()
-    skipping = connection.features.has_select_for_update_skip_locked
-    for attempt in range(CALL_ATTEMPTS):
+    for _attempt in range(CALL_ATTEMPTS):
         candidates = {
             ticket.pk: ticket
             for ticket in call_candidates(
@@ -366,20 +484,15 @@ def _claim_next(counter: Counter, now: datetime) -> tuple[CallChoice, Ticket] | 
                 service_date=service_date,
                 service_ids=policy.service_ids,
                 per_service=CANDIDATES_PER_SERVICE,
-                skip_locked=skipping and attempt == 0,
             )
         }
         choice = choose_next(
             [as_waiting(t) for t in candidates.values()], now, policy, counter.priority_streak
         )
         if choice is None:
-            if skipping and attempt == 0:
-                continue
             return None
         ticket = _attach(candidates[choice.ticket.id], counter)
-        # Locked for us by the first read; the condition still holds the line (later reads,
-        # SQLite): if another counter called it meanwhile, this matches nothing and we choose
-        # again.
+        # If another counter called it meanwhile, this matches nothing and we choose again.
         if _change(
             ticket,
             [TicketState.WAITING],
@@ -416,6 +529,57 @@ def _advance_current(
     counter_id: int, expected: TicketState, kind: str, now: datetime, **changes: Any
 ) -> Ticket:
     """Move the counter's current ticket on from ``expected``, writing event ``kind``."""
+    if connection.vendor == "postgresql":
+        return _advance_in_one_statement(counter_id, expected, kind, now, **changes)
+    return _advance_in_transaction(counter_id, expected, kind, now, **changes)
+
+
+def _advance_in_one_statement(
+    counter_id: int, expected: TicketState, kind: str, now: datetime, **changes: Any
+) -> Ticket:
+    """``_advance_current`` on PostgreSQL: read without a lock, then ``hallq_counter_advance_v1``
+    (migration 0006) moves the ticket on if it is still at the counter in the state read, writes
+    the event and commits; otherwise the counter reads again."""
+    assert set(changes) <= {"state", "serving_at", "finished_at"}, changes
+    for _attempt in range(CALL_ATTEMPTS):
+        counter, current = counter_at_work(counter_id)
+        ticket = _require_active(current, expected)
+        _attach(ticket, counter)
+        for name, value in changes.items():
+            setattr(ticket, name, value)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT status, event_id, event_seq FROM hallq_counter_advance_v1("
+                "%s::bigint, %s::bigint, %s::timestamptz, %s::bigint, %s::bigint, %s::text, "
+                "%s::text, %s::timestamptz, %s::timestamptz, %s::text, %s::jsonb)",
+                [
+                    counter.pk,
+                    counter.hall_id,
+                    now,
+                    ticket.pk,
+                    ticket.service_id,
+                    expected.value,
+                    changes["state"].value,
+                    changes.get("serving_at"),
+                    changes.get("finished_at"),
+                    kind,
+                    json.dumps(ticket_payload(ticket)),
+                ],
+            )
+            status, event_id, event_seq = cursor.fetchone()
+        if status == "ok":
+            events_announce(
+                [_ticket_event(kind, ticket).row(counter.hall_id, event_seq, now, pk=event_id)]
+            )
+            forget_capacity(counter.hall_id)
+            return ticket
+    raise Conflict(_("The queue is too busy right now; please try again."), code="busy")
+
+
+@transaction.atomic
+def _advance_in_transaction(
+    counter_id: int, expected: TicketState, kind: str, now: datetime, **changes: Any
+) -> Ticket:
     _counter, current = _locked_counter(counter_id)
     ticket = _require_active(current, expected)
     # The counter's lock keeps its ticket where it is meanwhile.
@@ -424,7 +588,6 @@ def _advance_current(
     return ticket
 
 
-@transaction.atomic
 def counter_start(*, counter_id: int, now: datetime) -> Ticket:
     """The called citizen has arrived: serving starts."""
     return _advance_current(
@@ -444,7 +607,6 @@ def counter_finish(*, counter_id: int, now: datetime) -> Ticket:
     return _finish(ticket, now)
 
 
-@transaction.atomic
 def counter_no_show(*, counter_id: int, now: datetime) -> Ticket:
     """过号: the called citizen did not come. Staff may reinstate the ticket later."""
     return _advance_current(

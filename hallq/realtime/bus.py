@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -171,6 +171,8 @@ class Bus(Protocol):
 
     def publish(self, message: EventMessage) -> None: ...
 
+    def publish_all(self, messages: Sequence[EventMessage]) -> None: ...
+
     def subscribe(self, hall_id: int) -> Subscription: ...
 
 
@@ -182,6 +184,10 @@ class InProcessBus:
 
     def publish(self, message: EventMessage) -> None:
         self.hub.deliver(message)
+
+    def publish_all(self, messages: Sequence[EventMessage]) -> None:
+        for message in messages:
+            self.hub.deliver(message)
 
     def subscribe(self, hall_id: int) -> Subscription:
         return self.hub.subscribe(hall_id)
@@ -201,12 +207,27 @@ class RedisBus:
         self._ready: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
 
     def publish(self, message: EventMessage) -> None:
+        self.publish_all([message])
+
+    def publish_all(self, messages: Sequence[EventMessage]) -> None:
+        """One round trip to Redis for a transaction's events (a call and the finish before it)."""
         try:
-            self._publisher.publish(f"{self.channel_prefix}{message.hall_id}", message.to_json())
+            if len(messages) == 1:
+                (message,) = messages
+                self._publisher.publish(
+                    f"{self.channel_prefix}{message.hall_id}", message.to_json()
+                )
+                return
+            pipe = self._publisher.pipeline(transaction=False)
+            for message in messages:
+                pipe.publish(f"{self.channel_prefix}{message.hall_id}", message.to_json())
+            pipe.execute()
         except Exception:
             # Subscribers recover from the log at the next event or reconnect; the change itself
             # is committed and must not fail because Redis is away.
-            logger.exception("could not publish event %s#%s to Redis", message.hall_id, message.seq)
+            logger.exception(
+                "could not publish events %s to Redis", [(m.hall_id, m.seq) for m in messages]
+            )
 
     def subscribe(self, hall_id: int) -> Subscription:
         loop = asyncio.get_running_loop()

@@ -145,8 +145,6 @@ after_commit_hooks: list[Callable[[], None]] = []
 
 
 def _after_commit(messages: list[EventMessage]) -> None:
-    bus = get_bus()
-    for message in messages:
-        bus.publish(message)
+    get_bus().publish_all(messages)
     for hook in after_commit_hooks:
         hook()

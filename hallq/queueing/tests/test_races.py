@@ -20,7 +20,6 @@ from hallq.common.testing import race
 from hallq.halls.models import CounterState
 from hallq.queueing import services
 from hallq.queueing.models import Channel, Ticket, TicketState
-from hallq.queueing.selectors import call_candidates
 from hallq.queueing.tests.factories import make_counter, make_hall, make_service
 from hallq.realtime.models import Event
 
@@ -113,17 +112,11 @@ def test_a_counter_passes_over_the_ticket_another_counter_is_calling_instead_of_
     deciding, done = threading.Event(), threading.Event()
 
     def first_counter_deciding() -> None:
-        # What the first counter's call holds while it chooses: the head, locked.
+        # What the first counter's call holds while it decides: the head, locked.
         try:
             with transaction.atomic():
-                (head,) = call_candidates(
-                    hall_id=hall.pk,
-                    service_date=clock.now().astimezone(hall.zone).date(),
-                    service_ids=[service.pk],
-                    per_service=1,
-                    skip_locked=True,
-                )
-                assert head.number == "A001"
+                head = Ticket.objects.select_for_update(no_key=True).get(hall=hall, number="A001")
+                assert head.state == TicketState.WAITING
                 deciding.set()
                 done.wait(timeout=30)
         finally:

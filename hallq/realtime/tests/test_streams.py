@@ -200,9 +200,22 @@ def test_with_redis_an_event_made_in_one_process_reaches_a_subscriber_on_another
         ticket = hall.issue()
         number = hall.call_and_start()
         called = [e for e in reader.until("ticket.called") if e.event == "ticket.called"]
-        reader.close()
         assert number == ticket["number"]
         assert [e.data["number"] for e in called] == [number]
+        # The next call finishes the first ticket in the same change: both events arrive, in
+        # their order, with the numbers that follow each other.
+        following = hall.issue()
+        hall.call_and_start()
+        arrived = [e for e in reader.until("ticket.done") if e.event.startswith("ticket.")]
+        reader.close()
+        called_next, done = arrived[-2:]
+        assert (called_next.event, called_next.data["number"]) == (
+            "ticket.called",
+            following["number"],
+        )
+        assert (done.event, done.data["number"]) == ("ticket.done", number)
+        assert called_next.id is not None
+        assert done.id == called_next.id + 1
     finally:
         stop_server(producer)
         stop_server(consumer)
