@@ -22,6 +22,9 @@ class TicketState(models.TextChoices):
 
 ACTIVE_AT_COUNTER = (TicketState.CALLED, TicketState.SERVING)
 
+# Called in issue order among themselves, unless reinstated (§4.3).
+PLAIN_WALK_IN_KINDS = (TicketKind.WALK_IN.value, TicketKind.REMOTE.value)
+
 
 class Channel(models.TextChoices):
     KIOSK = "kiosk", _("kiosk")
@@ -113,6 +116,15 @@ class Ticket(models.Model):
                 fields=["service", "service_date", "queue_time", "id"],
                 condition=Q(state="waiting"),
                 name="ticket_waiting_in_order",
+            ),
+            # The few waiting tickets that are not plain walk-ins in issue order (appointments,
+            # reinstated no-shows), read by every call beside the heads: without it that read
+            # went through every waiting ticket of the counter's services.
+            models.Index(
+                fields=["service", "service_date"],
+                condition=Q(state="waiting")
+                & (~Q(kind__in=PLAIN_WALK_IN_KINDS) | Q(reinstated_at__isnull=False)),
+                name="ticket_waiting_priority",
             ),
         ]
 

@@ -23,7 +23,7 @@ from hallq.queueing.domain.estimates import (
     typical_service_seconds,
 )
 from hallq.queueing.domain.model import CounterPolicy, TicketKind, WaitingTicket
-from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketState
+from hallq.queueing.models import ACTIVE_AT_COUNTER, PLAIN_WALK_IN_KINDS, Ticket, TicketState
 
 # Service times older than this say little about today's pace.
 SERVICE_TIME_WINDOW = timedelta(days=14)
@@ -66,9 +66,6 @@ def _as_waiting(query: QuerySet[Ticket]) -> list[WaitingTicket]:
     ]
 
 
-PLAIN_WALK_IN_KINDS = (TicketKind.WALK_IN, TicketKind.REMOTE)
-
-
 def as_waiting(ticket: Ticket) -> WaitingTicket:
     return WaitingTicket(
         id=ticket.pk,
@@ -100,13 +97,14 @@ def call_candidates(
         return []
     table = Ticket._meta.db_table
     columns = ", ".join(str(f.column) for f in Ticket._meta.concrete_fields)
-    plain = ", ".join(f"'{kind.value}'" for kind in PLAIN_WALK_IN_KINDS)
+    plain = ", ".join(f"'{kind}'" for kind in PLAIN_WALK_IN_KINDS)
     in_services = ", ".join(["%s"] * len(service_ids))
     parts = [
         f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
-        "WHERE hall_id = %s AND state = 'waiting' "
-        f"AND service_date = %s AND service_id IN ({in_services}) "
-        f"AND NOT (kind IN ({plain}) AND reinstated_at IS NULL)) AS priority"
+        f"WHERE hall_id = %s AND service_date = %s AND service_id IN ({in_services}) "
+        # As the partial index ticket_waiting_priority says it, so that it is used.
+        f"AND state = 'waiting' AND (NOT (kind IN ({plain})) OR reinstated_at IS NOT NULL)"
+        ") AS priority"
     ]
     params: list[Any] = [hall_id, service_date, *service_ids]
     for index, service_id in enumerate(service_ids):
