@@ -16,7 +16,8 @@
 # bench's events away from any other hallq using that Redis), and BENCH_WORK for raw output.
 #
 # Knobs (environment): BENCH_APP_DIR (benchmark another tree, e.g. a scratch copy with a fix),
-# BENCH_PROCESSES (1,2,3), BENCH_ISSUE_SECONDS (15), BENCH_CALL_SECONDS (10),
+# BENCH_PROCESSES (1,2,3), BENCH_ISSUE_SECONDS (15), BENCH_CALL_SECONDS (10), BENCH_CALL_BACKLOG
+# (1000 waiting tickets per service before the calls),
 # BENCH_LATENCY_PROCESSES (1,2), BENCH_LATENCY_RATE (5 calls/s), BENCH_LATENCY_CALLS (200),
 # BENCH_CAPACITY_STEPS (1000,2000,5000,10000), BENCH_PORT (18200), BENCH_WORK (/tmp/hallq-bench);
 # booking: BENCH_BOOKING_PARTS (pgbench,spread,hot,availability,profile), BENCH_BOOKING_PROCESSES
