@@ -1,15 +1,17 @@
 """Event fan-out to the subscribers of this process, and between processes through Redis.
 
 Every process holds one :class:`Hub` of local subscribers (SSE streams). ``publish`` is called
-after commit, from any thread. With REDIS_URL set, messages go through Redis pub/sub and every
-process (the publisher included) delivers what it receives; without it, the hub delivers
-directly. Delivery is best effort by design: a subscriber that sees a hole in a hall's event
-numbers, or is told the bus reconnected, reads what it missed from the event log.
+after commit, from any thread. With REDIS_URL set, messages go through Redis pub/sub (sent by one
+thread per process, many requests' events per round trip) and every process (the publisher
+included) delivers what it receives; without it, the hub delivers directly. Delivery is best
+effort by design: a subscriber that sees a hole in a hall's event numbers, or is told the bus
+reconnected, reads what it missed from the event log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import threading
@@ -205,29 +207,54 @@ class RedisBus:
         self.channel_prefix = f"{settings.HALLQ_REDIS_PREFIX}:events:"
         self._listeners: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
         self._ready: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+        self._wake = threading.Condition()
+        self._pending: list[EventMessage] = []
+        self._sending = False
+        self._sender: threading.Thread | None = None
 
     def publish(self, message: EventMessage) -> None:
         self.publish_all([message])
 
     def publish_all(self, messages: Sequence[EventMessage]) -> None:
-        """One round trip to Redis for a transaction's events (a call and the finish before it)."""
-        try:
-            if len(messages) == 1:
-                (message,) = messages
-                self._publisher.publish(
-                    f"{self.channel_prefix}{message.hall_id}", message.to_json()
+        """Hand the messages to this process's sender thread, which sends whatever has gathered
+        in one pipeline (one round trip to Redis for many requests' events, in their order), so
+        that no request waits for Redis."""
+        with self._wake:
+            self._pending.extend(messages)
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_forever, name="hallq-event-sender", daemon=True
                 )
-                return
-            pipe = self._publisher.pipeline(transaction=False)
-            for message in messages:
-                pipe.publish(f"{self.channel_prefix}{message.hall_id}", message.to_json())
-            pipe.execute()
-        except Exception:
-            # Subscribers recover from the log at the next event or reconnect; the change itself
-            # is committed and must not fail because Redis is away.
-            logger.exception(
-                "could not publish events %s to Redis", [(m.hall_id, m.seq) for m in messages]
-            )
+                self._sender.start()
+                atexit.register(self.flush)
+            self._wake.notify()
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until every message handed over has been sent (or failed); False on timeout."""
+        with self._wake:
+            return self._wake.wait_for(lambda: not self._pending and not self._sending, timeout)
+
+    def _send_forever(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: bool(self._pending))
+                batch, self._pending = self._pending, []
+                self._sending = True
+            try:
+                pipe = self._publisher.pipeline(transaction=False)
+                for message in batch:
+                    pipe.publish(f"{self.channel_prefix}{message.hall_id}", message.to_json())
+                pipe.execute()
+            except Exception:
+                # Subscribers recover from the log at the next event or reconnect; the changes
+                # themselves are committed and must not fail because Redis is away.
+                logger.exception(
+                    "could not publish events %s to Redis", [(m.hall_id, m.seq) for m in batch]
+                )
+            finally:
+                with self._wake:
+                    self._sending = False
+                    self._wake.notify_all()
 
     def subscribe(self, hall_id: int) -> Subscription:
         loop = asyncio.get_running_loop()
