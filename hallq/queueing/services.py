@@ -339,6 +339,20 @@ def _finished(ticket: Ticket, now: datetime) -> dict[str, Any]:
     }
 
 
+def _candidates(
+    counter: Counter, policy: CounterPolicy, now: datetime, per_service: int
+) -> dict[int, Ticket]:
+    """The tickets that can be next at the counter today (``selectors.call_candidates``), by id."""
+    service_date = now.astimezone(counter.hall.zone).date()
+    found = call_candidates(
+        hall_id=counter.hall_id,
+        service_date=service_date,
+        service_ids=policy.service_ids,
+        per_service=per_service,
+    )
+    return {ticket.pk: ticket for ticket in found}
+
+
 def _ranked_choices(
     waiting: list[WaitingTicket], now: datetime, policy: CounterPolicy, streak: int
 ) -> list[CallChoice]:
@@ -369,16 +383,7 @@ def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None
         if current is not None:
             _attach(current, counter)
         policy = counter_policy(counter)
-        service_date = now.astimezone(counter.hall.zone).date()
-        candidates = {
-            ticket.pk: ticket
-            for ticket in call_candidates(
-                hall_id=counter.hall_id,
-                service_date=service_date,
-                service_ids=policy.service_ids,
-                per_service=CHOICES_PER_CALL,
-            )
-        }
+        candidates = _candidates(counter, policy, now, CHOICES_PER_CALL)
         choices = _ranked_choices(
             [as_waiting(t) for t in candidates.values()], now, policy, counter.priority_streak
         )
@@ -475,17 +480,8 @@ def _claim_next(counter: Counter, now: datetime) -> tuple[CallChoice, Ticket] | 
     """Choose the counter's next ticket and claim it, choosing again if another counter won
     (SQLite, where write transactions run one at a time; PostgreSQL calls in one statement)."""
     policy = counter_policy(counter)
-    service_date = now.astimezone(counter.hall.zone).date()
     for _attempt in range(CALL_ATTEMPTS):
-        candidates = {
-            ticket.pk: ticket
-            for ticket in call_candidates(
-                hall_id=counter.hall_id,
-                service_date=service_date,
-                service_ids=policy.service_ids,
-                per_service=CANDIDATES_PER_SERVICE,
-            )
-        }
+        candidates = _candidates(counter, policy, now, CANDIDATES_PER_SERVICE)
         choice = choose_next(
             [as_waiting(t) for t in candidates.values()], now, policy, counter.priority_streak
         )
