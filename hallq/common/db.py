@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Model
+from django.db.models import Field, Model
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,12 +43,17 @@ def column_value(model: type[Model], field_name: str, value: Any) -> Any:
     database's work."""
     field = model._meta.get_field(field_name)
     column = field.cached_col  # type: ignore[union-attr]
-    for convert in (
-        *connection.ops.get_db_converters(column),
-        *field.get_db_converters(connection),  # type: ignore[union-attr]
-    ):
+    for convert in _converters_of(field):  # type: ignore[arg-type]
         value = convert(value, column, connection)
     return value
+
+
+def _converters_of(field: Field[Any, Any]) -> list[Any]:
+    """What turns a column's raw value into the field's, as the ORM applies it."""
+    return [
+        *connection.ops.get_db_converters(field.cached_col),
+        *field.get_db_converters(connection),
+    ]
 
 
 # Per database connection (each thread has its own) and model: the converters of each column.
@@ -61,16 +66,7 @@ def _row_converters(model: type[Model]) -> list[tuple[Any, list[Any]]]:
     per_model = _converters.setdefault(connections[DEFAULT_DB_ALIAS], {})
     found = per_model.get(model)
     if found is None:
-        found = [
-            (
-                field.cached_col,
-                [
-                    *connection.ops.get_db_converters(field.cached_col),
-                    *field.get_db_converters(connection),
-                ],
-            )
-            for field in model._meta.concrete_fields
-        ]
+        found = [(field.cached_col, _converters_of(field)) for field in model._meta.concrete_fields]
         per_model[model] = found
     return found
 

@@ -11,10 +11,9 @@ from datetime import date
 
 from django.db import connection, transaction
 
-from hallq.common.db import columns_of
 from hallq.halls.models import Counter
 from hallq.queueing.models import ACTIVE_AT_COUNTER, Ticket, TicketSequence
-from hallq.queueing.selectors import counter_and_ticket_from_rows, forget_capacity
+from hallq.queueing.selectors import forget_capacity
 
 
 def lock_counter(counter_id: int) -> Counter:
@@ -25,33 +24,18 @@ def lock_counter(counter_id: int) -> Counter:
 def lock_counter_at_work(counter_id: int) -> tuple[Counter, Ticket | None]:
     """Lock the counter, then read the ticket called to or served at it.
 
-    Only the counter's own row is locked, ``FOR NO KEY UPDATE``: tickets may go on referencing
-    it meanwhile. The ticket is read by a statement of its own, after the lock is ours: one
-    statement joining the two would see the ticket as it was before waiting for the lock
-    (PostgreSQL re-reads only the locked row), and a second click on "call next" would not see
-    the first one's call. The ticket stays where it is meanwhile: every change of a ticket at a
-    counter locks the counter first. Raw SQL: the ORM's compiling of these two reads cost more
-    than the database's work on every counter action.
+    Only the counter's own row is locked (``of=("self",)``): a plain FOR UPDATE over the join
+    would lock the hall's row too and serialise every counter of the hall. NO KEY UPDATE lets
+    tickets keep referencing the counter meanwhile. The ticket is read after the lock is ours,
+    by a statement of its own: a second click on "call next" then sees the first one's call. It
+    stays where it is meanwhile: every change of a ticket at a counter locks the counter first.
     """
-    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_update else ""
-    active = ", ".join(f"'{state.value}'" for state in ACTIVE_AT_COUNTER)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns_of(Counter, 'counter')} "  # noqa: S608
-            f"FROM {Counter._meta.db_table} AS counter WHERE counter.id = %s{lock}",
-            [counter_id],
-        )
-        row = cursor.fetchone()
-        if row is None:
-            raise Counter.DoesNotExist(f"No counter {counter_id}.")
-        cursor.execute(
-            f"SELECT {columns_of(Ticket, 'ticket')} "  # noqa: S608
-            f"FROM {Ticket._meta.db_table} AS ticket "
-            f"WHERE ticket.counter_id = %s AND ticket.state IN ({active})",
-            [counter_id],
-        )
-        active_row = cursor.fetchone()
-    counter, ticket = counter_and_ticket_from_rows(row, active_row)
+    counter = (
+        Counter.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("hall")
+        .get(pk=counter_id)
+    )
+    ticket = Ticket.objects.filter(counter_id=counter_id, state__in=ACTIVE_AT_COUNTER).first()
     # Whatever the action, the hall's open and idle counters may change with it: forgotten now
     # for this thread's next read, and again at commit for what others read meanwhile.
     hall_id = counter.hall_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -100,11 +100,10 @@ def call_candidates(
     plain = ", ".join(f"'{kind}'" for kind in PLAIN_WALK_IN_KINDS)
     in_services = ", ".join(["%s"] * len(service_ids))
     parts = [
-        f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
+        f"SELECT {columns} FROM {table} "  # noqa: S608
         f"WHERE hall_id = %s AND service_date = %s AND service_id IN ({in_services}) "
         # As the partial index ticket_waiting_priority says it, so that it is used.
         f"AND state = 'waiting' AND (NOT (kind IN ({plain})) OR reinstated_at IS NOT NULL)"
-        ") AS priority"
     ]
     params: list[Any] = [hall_id, service_date, *service_ids]
     for index, service_id in enumerate(service_ids):
@@ -154,25 +153,11 @@ _counter_services: Memo[tuple[int, ...]] = Memo(MEMO_SECONDS)
 _counter_halls: Memo[int] = Memo(3600)
 
 
-def counter_and_ticket_from_rows(
-    counter_row: Sequence[Any], ticket_row: Sequence[Any] | None
-) -> tuple[Counter, Ticket | None]:
-    """A counter (with its hall, from this process's memo) and its active ticket, from raw rows
-    of their columns (``columns_of``)."""
-    counter = instance_from_row(Counter, counter_row)
-    hall = hall_by_id(counter.hall_id)
-    if hall is not None:
-        counter.hall = hall
-    ticket = None
-    if ticket_row is not None and ticket_row[0] is not None:
-        ticket = instance_from_row(Ticket, ticket_row)
-    return counter, ticket
-
-
 def counter_at_work(counter_id: int) -> tuple[Counter, Ticket | None]:
     """The counter and the ticket called to or served at it, as they are now, in one statement
     and without a lock: what a counter action decides on before a function checks, under the
-    counter's lock, that none of it changed (migration 0006)."""
+    counter's lock, that none of it changed (migration 0006). Raw SQL with the hall from this
+    process's memo: the ORM's compiling of the read cost more than the database's work."""
     active = ", ".join(f"'{state.value}'" for state in ACTIVE_AT_COUNTER)
     sql = (
         f"SELECT {columns_of(Counter, 'counter')}, {columns_of(Ticket, 'ticket')} "  # noqa: S608
@@ -187,7 +172,12 @@ def counter_at_work(counter_id: int) -> tuple[Counter, Ticket | None]:
     if row is None:
         raise Counter.DoesNotExist(f"No counter {counter_id}.")
     split = len(Counter._meta.concrete_fields)
-    return counter_and_ticket_from_rows(row[:split], row[split:])
+    counter = instance_from_row(Counter, row[:split])
+    hall = hall_by_id(counter.hall_id)
+    if hall is not None:
+        counter.hall = hall
+    ticket = instance_from_row(Ticket, row[split:]) if row[split] is not None else None
+    return counter, ticket
 
 
 def counter_service_ids(counter_id: int) -> tuple[int, ...]:
@@ -304,8 +294,9 @@ def counter_capacity(
 
 
 # Which counters are open, and which of them idle, changes with every call; a new ticket's first
-# estimate (§4.6) reads it at most this old. A counter action in this process forgets it when
-# it commits (locks.lock_counter), so only other processes' actions are seen that much later.
+# estimate (§4.6) reads it at most this old. A counter action in this process forgets it
+# (locks.lock_counter_at_work, and the one-statement actions of services.py), so only other
+# processes' actions are seen that much later.
 CAPACITY_MEMO_SECONDS = 1.0
 _hall_capacity: Memo[dict[int, Capacity]] = Memo(CAPACITY_MEMO_SECONDS)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Model, Q
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from hallq.common.errors import Conflict, InvalidInput
@@ -240,7 +240,7 @@ def _locked_open_counter(counter_id: int) -> tuple[Counter, Ticket | None]:
 
 
 def _locked_counter(counter_id: int) -> tuple[Counter, Ticket | None]:
-    """The counter, locked, and the ticket called to or served at it (one statement)."""
+    """The counter, locked, and the ticket called to or served at it."""
     counter, ticket = locks.lock_counter_at_work(counter_id)
     if ticket is not None:
         _attach(ticket, counter)
@@ -267,26 +267,8 @@ def _require_active(ticket: Ticket | None, *states: TicketState) -> Ticket:
 
 def _change(ticket: Ticket, expected: Iterable[str], **changes: Any) -> bool:
     """Move the ticket on if it is still in one of the ``expected`` states (a conditional
-    update), and show the change on the instance too, rather than reading it back. Raw SQL, as
-    every counter action runs it: compiled by the ORM it cost more than the database's work."""
-    meta = Ticket._meta
-    columns, params = [], []
-    for name, value in changes.items():
-        field = meta.get_field(name)
-        columns.append(f"{field.column} = %s")  # type: ignore[union-attr]
-        params.append(
-            field.get_db_prep_save(  # type: ignore[union-attr]
-                value.pk if isinstance(value, Model) else value, connection
-            )
-        )
-    states = list(expected)
-    sql = (
-        f"UPDATE {meta.db_table} SET {', '.join(columns)} "  # noqa: S608
-        f"WHERE id = %s AND state IN ({', '.join(['%s'] * len(states))})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, ticket.pk, *states])
-        changed = cursor.rowcount
+    update), and show the change on the instance too, rather than reading it back."""
+    changed = Ticket.objects.filter(pk=ticket.pk, state__in=list(expected)).update(**changes)
     if changed:
         for name, value in changes.items():
             setattr(ticket, name, value)
@@ -459,12 +441,7 @@ def _call_next_in_transaction(counter_id: int, now: datetime) -> Ticket | None:
         choice, ticket = claimed
         if counter.priority_streak != choice.priority_streak_after:
             counter.priority_streak = choice.priority_streak_after
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {Counter._meta.db_table} SET priority_streak = %s "  # noqa: S608
-                    "WHERE id = %s",
-                    [counter.priority_streak, counter.pk],
-                )
+            counter.save(update_fields=["priority_streak"])
         events.append(_ticket_event("ticket.called", ticket))
     # The call is numbered before the finish it follows: both happened at this moment to two
     # different tickets, and every display and ticket page then hears the call one fan-out
@@ -536,7 +513,8 @@ def _advance_in_one_statement(
     """``_advance_current`` on PostgreSQL: read without a lock, then ``hallq_counter_advance_v1``
     (migration 0006) moves the ticket on if it is still at the counter in the state read, writes
     the event and commits; otherwise the counter reads again."""
-    assert set(changes) <= {"state", "serving_at", "finished_at"}, changes
+    if not set(changes) <= {"state", "serving_at", "finished_at"}:
+        raise TypeError(f"hallq_counter_advance_v1 cannot write {sorted(changes)}")
     for _attempt in range(CALL_ATTEMPTS):
         counter, current = counter_at_work(counter_id)
         ticket = _require_active(current, expected)
