@@ -113,6 +113,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-hallq.sqlite3")}
 else:
     DATABASES["default"]["OPTIONS"] = {
+        # Statements are prepared only where the code asks (hallq.common.db.fetch_all, for the
+        # hottest reads); psycopg's "None" would refuse even those, and Django's client-side
+        # binding cursors, used for everything else, never prepare.
+        "prepare_threshold": 2**31 - 1,
         "pool": {
             "min_size": int(os.environ.get("HALLQ_DB_POOL_MIN", "2")),
             "max_size": int(os.environ.get("HALLQ_DB_POOL_MAX", "16")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import connection
 
 from hallq.booking.models import Slot, SlotPlace
+from hallq.common.db import fetch_all
 
 
 def claim_free_place(slot_id: int) -> int | None:
@@ -34,7 +35,5 @@ def claim_free_place(slot_id: int) -> int | None:
             of=("p",),
             no_key=connection.features.has_select_for_no_key_update,
         )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [slot_id])
-        row = cursor.fetchone()
-    return row[0] if row is not None else None
+    rows = fetch_all(sql, [slot_id])
+    return rows[0][0] if rows else None

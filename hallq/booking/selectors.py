@@ -23,7 +23,7 @@ from hallq.booking.models import (
     SlotPlace,
 )
 from hallq.citizens.models import BlacklistEntry, CitizenWechat
-from hallq.common.db import column_value
+from hallq.common.db import column_value, fetch_all
 from hallq.halls.selectors import service_with_hall
 
 # The largest id a bigint column holds: a larger slot id in a request names no slot.
@@ -102,9 +102,7 @@ def slot_to_book(*, slot_id: int, citizen_id: int, idempotency_key: str | None) 
         f"LEFT JOIN {IdempotencyRecord._meta.db_table} r "
         f"ON r.citizen_id = %s AND r.{quote('key')} = %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [slot_id, citizen_id, idempotency_key])
-        row = cursor.fetchone()
+    (row,) = fetch_all(sql, [slot_id, citizen_id, idempotency_key])
     earlier, found, hall_id, service_id, day, starts_at, ends_at, quota, is_open, free = row
     slot = None
     service = service_with_hall(service_id) if found is not None else None
@@ -179,9 +177,7 @@ def citizen_bookings(
         citizen_id,
         *(citizen_id, idempotency_key),
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        until, same_day, active_count, openid, earlier = cursor.fetchone()
+    ((until, same_day, active_count, openid, earlier),) = fetch_all(sql, params)
     return CitizenBookings(
         blacklisted_until=column_value(BlacklistEntry, "ends_at", until),
         same_service_and_day=same_day > 0,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from hallq.citizens.models import Citizen
-from hallq.common.db import column_value
+from hallq.common.db import column_value, fetch_all
 
 
 def lock_citizen(citizen_id: int) -> Citizen:
@@ -45,10 +45,9 @@ def lock_citizen_to_book(citizen_id: int) -> LockedCitizen | None:
     if connection.features.has_select_for_update:  # SQLite: the transaction holds the database
         no_key = connection.features.has_select_for_no_key_update
         sql += " " + connection.ops.for_update_sql(no_key=no_key)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [citizen_id])
-        row = cursor.fetchone()
-    if row is None:
+    rows = fetch_all(sql, [citizen_id])
+    if not rows:
         return None
+    row = rows[0]
     registered, agreement_version, stored_mobile = row
     return LockedCitizen(citizen_id, bool(registered), agreement_version, stored_mobile)

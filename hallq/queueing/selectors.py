@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
-from hallq.common.db import columns_of, instance_from_row
+from hallq.common.db import columns_of, fetch_all, instance_from_row
 from hallq.common.memo import Memo
 from hallq.halls.models import Counter, CounterService, CounterState, Hall, Service
 from hallq.halls.selectors import hall_by_id
@@ -95,6 +95,23 @@ def call_candidates(
     service_ids = list(service_ids)
     if not service_ids:
         return []
+    if connection.vendor == "postgresql":
+        sql, params = _candidates_sql_postgresql(hall_id, service_date, service_ids, per_service)
+    else:
+        sql, params = _candidates_sql(hall_id, service_date, service_ids, per_service)
+    return [instance_from_row(Ticket, row) for row in fetch_all(sql, params)]
+
+
+# The waiting tickets that are not plain walk-ins, as the partial index ticket_waiting_priority
+# says it (so that it is used), and the plain walk-ins, as ticket_waiting_in_order says it.
+_PRIORITY = "state = 'waiting' AND (NOT (kind IN ({plain})) OR reinstated_at IS NOT NULL)"
+_PLAIN = "state = 'waiting' AND kind IN ({plain}) AND reinstated_at IS NULL"
+
+
+def _candidates_sql(
+    hall_id: int, service_date: date, service_ids: list[int], per_service: int
+) -> tuple[str, list[Any]]:
+    """SQLite: one branch per service for its head."""
     table = Ticket._meta.db_table
     columns = ", ".join(str(f.column) for f in Ticket._meta.concrete_fields)
     plain = ", ".join(f"'{kind}'" for kind in PLAIN_WALK_IN_KINDS)
@@ -102,21 +119,43 @@ def call_candidates(
     parts = [
         f"SELECT {columns} FROM {table} "  # noqa: S608
         f"WHERE hall_id = %s AND service_date = %s AND service_id IN ({in_services}) "
-        # As the partial index ticket_waiting_priority says it, so that it is used.
-        f"AND state = 'waiting' AND (NOT (kind IN ({plain})) OR reinstated_at IS NOT NULL)"
+        f"AND {_PRIORITY.format(plain=plain)}"
     ]
     params: list[Any] = [hall_id, service_date, *service_ids]
     for index, service_id in enumerate(service_ids):
         parts.append(
             f"SELECT * FROM (SELECT {columns} FROM {table} "  # noqa: S608
-            "WHERE service_id = %s AND service_date = %s AND state = 'waiting' "
-            f"AND hall_id = %s AND kind IN ({plain}) AND reinstated_at IS NULL "
+            "WHERE service_id = %s AND service_date = %s "
+            f"AND hall_id = %s AND {_PLAIN.format(plain=plain)} "
             f"ORDER BY queue_time, id LIMIT %s) AS head_{index}"
         )
         params += [service_id, service_date, hall_id, per_service]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        return [instance_from_row(Ticket, row) for row in cursor.fetchall()]
+    return " UNION ALL ".join(parts), params
+
+
+def _candidates_sql_postgresql(
+    hall_id: int, service_date: date, service_ids: list[int], per_service: int
+) -> tuple[str, list[Any]]:
+    """PostgreSQL: one text whatever the number of services (the services as an array, each
+    one's head by a lateral join), run as a prepared statement (``fetch_all``): planning the
+    branch-per-service form cost PostgreSQL 0.4 ms for one service and 1.8 ms for five, its
+    execution 0.03-0.05 ms. ``per_service`` is written into the text, an integer of the
+    code's: with it as a parameter the server found its generic plan dearer and planned every
+    execution again."""
+    table = Ticket._meta.db_table
+    columns = ", ".join(str(f.column) for f in Ticket._meta.concrete_fields)
+    plain = ", ".join(f"'{kind}'" for kind in PLAIN_WALK_IN_KINDS)
+    sql = (
+        f"SELECT {columns} FROM {table} "  # noqa: S608
+        "WHERE hall_id = %s::bigint AND service_date = %s::date "
+        f"AND service_id = ANY(%s::bigint[]) AND {_PRIORITY.format(plain=plain)} "
+        f"UNION ALL SELECT head.* FROM unnest(%s::bigint[]) AS wanted(service_id) "
+        f"CROSS JOIN LATERAL (SELECT {columns} FROM {table} "
+        "WHERE service_id = wanted.service_id AND service_date = %s::date "
+        f"AND hall_id = %s::bigint AND {_PLAIN.format(plain=plain)} "
+        f"ORDER BY queue_time, id LIMIT {int(per_service)}) AS head"
+    )
+    return sql, [hall_id, service_date, service_ids, service_ids, service_date, hall_id]
 
 
 def walk_in_position(
@@ -164,11 +203,10 @@ def counter_at_work(counter_id: int) -> tuple[Counter, Ticket | None]:
         f"FROM {Counter._meta.db_table} AS counter "
         f"LEFT JOIN {Ticket._meta.db_table} AS ticket "
         f"ON ticket.counter_id = counter.id AND ticket.state IN ({active}) "
-        "WHERE counter.id = %s"
+        "WHERE counter.id = %s::bigint"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [counter_id])
-        row = cursor.fetchone()
+    rows = fetch_all(sql, [counter_id])
+    row = rows[0] if rows else None
     if row is None:
         raise Counter.DoesNotExist(f"No counter {counter_id}.")
     split = len(Counter._meta.concrete_fields)

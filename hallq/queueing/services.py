@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from hallq.common.db import fetch_all
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
 from hallq.halls.selectors import service_with_hall
@@ -206,24 +207,21 @@ def _walk_in_issued_in_one_statement(
         "FROM hallq_walk_in_issue_v1(%s::bigint, %s::bigint, %s::date, %s::text, %s::text, "
         "%s::timestamptz, %s::integer, %s::integer, %s::float8, %s::jsonb)"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                hall.pk,
-                service.pk,
-                service_date,
-                service.prefix,
-                channel,
-                now,
-                capacity.open_counters,
-                capacity.idle_counters,
-                float(seconds),
-                json.dumps(ticket_payload(ticket)),
-            ],
-        )
-        row = cursor.fetchone()
-    ticket_id, sequence, number, ahead, estimate, event_id, event_seq = row
+    ((ticket_id, sequence, number, ahead, estimate, event_id, event_seq),) = fetch_all(
+        sql,
+        [
+            hall.pk,
+            service.pk,
+            service_date,
+            service.prefix,
+            channel,
+            now,
+            capacity.open_counters,
+            capacity.idle_counters,
+            float(seconds),
+            json.dumps(ticket_payload(ticket)),
+        ],
+    )
     ticket.pk, ticket.sequence, ticket.number = ticket_id, sequence, number
     ticket.people_ahead_at_issue, ticket.estimated_wait_at_issue = ahead, estimate
     ticket._state.adding = False
@@ -378,33 +376,31 @@ def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None
         for ticket in tickets:
             ticket.state, ticket.counter, ticket.called_at = TicketState.CALLED, counter, now
             ticket.recall_count = 0
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT status, chosen, called_event, called_seq, done_event, done_seq "
-                "FROM hallq_call_next_v1(%s::bigint, %s::bigint, %s::timestamptz, "
-                "%s::bigint, %s::bigint, %s::timestamptz, %s::integer, %s::jsonb, "
-                "%s::bigint[], %s::bigint[], %s::jsonb, %s::integer[])",
+        ((status, chosen, called_event, called_seq, done_event, done_seq),) = fetch_all(
+            "SELECT status, chosen, called_event, called_seq, done_event, done_seq "
+            "FROM hallq_call_next_v1(%s::bigint, %s::bigint, %s::timestamptz, "
+            "%s::bigint, %s::bigint, %s::timestamptz, %s::integer, %s::jsonb, "
+            "%s::bigint[], %s::bigint[], %s::jsonb, %s::integer[])",
+            [
+                counter.pk,
+                counter.hall_id,
+                now,
+                current.pk if current else None,
+                current.service_id if current else None,
+                current.serving_at if current else None,
+                current.service_seconds if current else None,
+                json.dumps(ticket_payload(current)) if current else None,
+                [ticket.pk for ticket in tickets],
+                [ticket.service_id for ticket in tickets],
+                json.dumps([ticket_payload(ticket) for ticket in tickets]),
                 [
-                    counter.pk,
-                    counter.hall_id,
-                    now,
-                    current.pk if current else None,
-                    current.service_id if current else None,
-                    current.serving_at if current else None,
-                    current.service_seconds if current else None,
-                    json.dumps(ticket_payload(current)) if current else None,
-                    [ticket.pk for ticket in tickets],
-                    [ticket.service_id for ticket in tickets],
-                    json.dumps([ticket_payload(ticket) for ticket in tickets]),
-                    [
-                        None
-                        if choice.priority_streak_after == counter.priority_streak
-                        else choice.priority_streak_after
-                        for choice in choices
-                    ],
+                    None
+                    if choice.priority_streak_after == counter.priority_streak
+                    else choice.priority_streak_after
+                    for choice in choices
                 ],
-            )
-            status, chosen, called_event, called_seq, done_event, done_seq = cursor.fetchone()
+            ],
+        )
         if status != "ok":
             continue
         called = tickets[chosen - 1] if chosen is not None else None
@@ -521,26 +517,24 @@ def _advance_in_one_statement(
         _attach(ticket, counter)
         for name, value in changes.items():
             setattr(ticket, name, value)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT status, event_id, event_seq FROM hallq_counter_advance_v1("
-                "%s::bigint, %s::bigint, %s::timestamptz, %s::bigint, %s::bigint, %s::text, "
-                "%s::text, %s::timestamptz, %s::timestamptz, %s::text, %s::jsonb)",
-                [
-                    counter.pk,
-                    counter.hall_id,
-                    now,
-                    ticket.pk,
-                    ticket.service_id,
-                    expected.value,
-                    changes["state"].value,
-                    changes.get("serving_at"),
-                    changes.get("finished_at"),
-                    kind,
-                    json.dumps(ticket_payload(ticket)),
-                ],
-            )
-            status, event_id, event_seq = cursor.fetchone()
+        ((status, event_id, event_seq),) = fetch_all(
+            "SELECT status, event_id, event_seq FROM hallq_counter_advance_v1("
+            "%s::bigint, %s::bigint, %s::timestamptz, %s::bigint, %s::bigint, %s::text, "
+            "%s::text, %s::timestamptz, %s::timestamptz, %s::text, %s::jsonb)",
+            [
+                counter.pk,
+                counter.hall_id,
+                now,
+                ticket.pk,
+                ticket.service_id,
+                expected.value,
+                changes["state"].value,
+                changes.get("serving_at"),
+                changes.get("finished_at"),
+                kind,
+                json.dumps(ticket_payload(ticket)),
+            ],
+        )
         if status == "ok":
             events_announce(
                 [_ticket_event(kind, ticket).row(counter.hall_id, event_seq, now, pk=event_id)]

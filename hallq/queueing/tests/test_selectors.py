@@ -175,3 +175,43 @@ def test_the_candidates_lead_to_the_same_call_as_the_whole_queue(
 
     expected = choose_next(everyone, NOW, policy, streak)
     assert choose_next([as_waiting(t) for t in candidates], NOW, policy, streak) == expected
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="statements are prepared on PostgreSQL only"
+)
+def test_the_call_candidates_are_planned_once_not_at_every_call():
+    """Planning the candidates cost PostgreSQL ten times their execution (docs/decisions/0006):
+    the server must settle on a generic plan. With the per-service limit as a parameter it
+    planned every execution again (custom plans only)."""
+    hall = make_hall()
+    services = [make_service(hall, "A"), make_service(hall, "B")]
+    today = NOW.date()
+    with connection.cursor() as cursor:  # queues of a busy day, and their statistics
+        cursor.execute(
+            "INSERT INTO queueing_ticket (hall_id, service_id, service_date, sequence, number, "
+            "kind, channel, state, issued_at, queue_time, recall_count, people_ahead_at_issue) "
+            "SELECT %s, service_id, %s, n, 'A' || n, 'walk_in', 'kiosk', 'waiting', "
+            "now() + n * interval '1 second', now() + n * interval '1 second', 0, n - 1 "
+            "FROM unnest(%s::bigint[]) AS service_id, generate_series(1, 500) AS n",
+            [hall.pk, today, [service.pk for service in services]],
+        )
+        cursor.execute("ANALYZE queueing_ticket")
+
+    for _ in range(8):
+        call_candidates(
+            hall_id=hall.pk,
+            service_date=today,
+            service_ids=[service.pk for service in services],
+            per_service=4,
+        )
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ["%CROSS JOIN LATERAL%"],
+        )
+        ((generic, custom),) = cursor.fetchall()
+    assert generic >= 1
+    assert custom <= 5

@@ -1,0 +1,51 @@
+"""Hot reads as prepared statements (``fetch_all``)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from hallq.common.db import fetch_all
+
+pytestmark = pytest.mark.django_db
+
+ON_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="statements are prepared on PostgreSQL only"
+)
+
+
+def prepared_plans(fragment: str) -> list[tuple[int, int]]:
+    """(generic plans, custom plans) of this connection's prepared statements whose text
+    contains ``fragment``: PostgreSQL only."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            [f"%{fragment}%"],
+        )
+        return cursor.fetchall()
+
+
+SQL = "SELECT n, n * 2 FROM (SELECT 20 AS n UNION ALL SELECT 21) AS numbers WHERE n >= %s"
+
+
+def test_it_answers_what_a_plain_execution_answers_and_is_logged_as_django_logs():
+    with connection.cursor() as cursor:
+        cursor.execute(SQL, [21])
+        expected = cursor.fetchall()
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = [fetch_all(SQL, [21]) for _ in range(3)]
+
+    assert rows == [expected] * 3 == [[(21, 42)]] * 3
+    logged = SQL.replace("%s", "21")
+    assert [query["sql"] for query in captured.captured_queries] == [logged] * 3
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_the_statement_is_prepared_once_per_connection():
+    for minimum in (20, 21, 20, 22):
+        fetch_all(SQL, [minimum])
+
+    assert len(prepared_plans("AS numbers")) == 1
