@@ -1,14 +1,16 @@
 """Slots and appointments in the back office (§3, §8, §13): read-only, scoped to the user's halls.
 
-Citizens' ID and mobile numbers are shown masked here and in the CSV export; the unmasked value
-is only ever shown by the citizen page's audited "reveal". Appointments are searched by booking
-code, or by ID or mobile number through the blind index: an exact match, since the numbers
-themselves are encrypted.
+Citizens' ID and mobile numbers are shown masked here and in the CSV and Excel exports; the
+unmasked value is only ever shown by the citizen page's audited "reveal". Appointments are
+searched by booking code, or by ID or mobile number through the blind index: an exact match,
+since the numbers themselves are encrypted.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +22,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from hallq.booking.models import Appointment, Slot
 from hallq.citizens.admin import citizen_search, masked_id_number, masked_mobile
@@ -195,6 +199,9 @@ def _csv_cell(value: object) -> str:
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 def _local(instant: datetime | None) -> str:
     return "" if instant is None else timezone.localtime(instant).strftime("%Y-%m-%d %H:%M")
 
@@ -226,7 +233,6 @@ class AppointmentAdmin(AppointmentColumns, ReadOnlyHallAdmin):
     search_help_text = _("A booking code, an ID number or a mobile number, in full.")
     date_hierarchy = "date"
     ordering = ["-date", "starts_at"]
-    actions = ["export_csv"]
     readonly_fields = (
         "code",
         "hall_name",
@@ -272,47 +278,72 @@ class AppointmentAdmin(AppointmentColumns, ReadOnlyHallAdmin):
     def ticket_number(self, row: Appointment) -> str:
         return row.ticket.number if row.ticket is not None else ""
 
+    actions = ["export_csv", "export_xlsx"]
+
+    def _export_rows(self, queryset: QuerySet[Appointment]) -> Iterator[list[str]]:
+        """The header, then a row per appointment: numbers masked, times in the hall's."""
+        yield [
+            gettext("booking code"),
+            gettext("hall"),
+            gettext("service"),
+            gettext("date"),
+            gettext("time"),
+            gettext("state"),
+            gettext("channel"),
+            gettext("full name"),
+            gettext("ID number"),
+            gettext("mobile number"),
+            gettext("booked at"),
+            gettext("checked in at"),
+        ]
+        rows = queryset.select_related("hall", "service", "citizen").order_by("date", "starts_at")
+        for row in rows.iterator(chunk_size=500):
+            yield [
+                row.booking_code,
+                row.hall.name,
+                str(row.service),
+                row.date.isoformat(),
+                self.time(row),
+                str(row.get_state_display()),
+                str(row.get_channel_display()),
+                row.citizen.name,
+                masked_id_number(row.citizen),
+                masked_mobile(row.citizen),
+                _local(row.created_at),
+                _local(row.checked_in_at),
+            ]
+
+    @staticmethod
+    def _export_name(extension: str) -> str:
+        stamp = timezone.localtime(clock.now()).strftime("%Y%m%d-%H%M")
+        return f'attachment; filename="appointments-{stamp}.{extension}"'
+
     @admin.action(description=_("Export the selected appointments (CSV)"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> HttpResponse:
         """A CSV file Excel opens (UTF-8 with a byte-order mark), numbers masked."""
-        stamp = timezone.localtime(clock.now()).strftime("%Y%m%d-%H%M")
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="appointments-{stamp}.csv"'
+        response["Content-Disposition"] = self._export_name("csv")
         response.write("\ufeff")
         writer = csv.writer(response)
-        writer.writerow(
-            [
-                gettext("booking code"),
-                gettext("hall"),
-                gettext("service"),
-                gettext("date"),
-                gettext("time"),
-                gettext("state"),
-                gettext("channel"),
-                gettext("full name"),
-                gettext("ID number"),
-                gettext("mobile number"),
-                gettext("booked at"),
-                gettext("checked in at"),
-            ]
-        )
-        rows = queryset.select_related("hall", "service", "citizen").order_by("date", "starts_at")
-        for row in rows.iterator(chunk_size=500):
-            writer.writerow(
-                _csv_cell(value)
-                for value in (
-                    row.booking_code,
-                    row.hall.name,
-                    row.service,
-                    row.date.isoformat(),
-                    self.time(row),
-                    row.get_state_display(),
-                    row.get_channel_display(),
-                    row.citizen.name,
-                    masked_id_number(row.citizen),
-                    masked_mobile(row.citizen),
-                    _local(row.created_at),
-                    _local(row.checked_in_at),
-                )
-            )
+        for index, values in enumerate(self._export_rows(queryset)):
+            writer.writerow(values if index == 0 else [_csv_cell(value) for value in values])
+        return response
+
+    @admin.action(description=_("Export the selected appointments (Excel)"))
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Appointment]) -> HttpResponse:
+        """An Excel workbook (openpyxl, written row by row), numbers masked. Every cell is text:
+        a name beginning with "=" stays a name, never a formula."""
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet(gettext("appointments"))
+        for values in self._export_rows(queryset):
+            cells = []
+            for value in values:
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"
+                cells.append(cell)
+            sheet.append(cells)
+        content = io.BytesIO()
+        workbook.save(content)
+        response = HttpResponse(content.getvalue(), content_type=XLSX_CONTENT_TYPE)
+        response["Content-Disposition"] = self._export_name("xlsx")
         return response

@@ -36,7 +36,10 @@ class Slot(models.Model):
         verbose_name_plural = _("slots")
 
     def __str__(self) -> str:
-        return f"{self.service_id} {self.starts_at:%Y-%m-%d %H:%M} ×{self.quota}"
+        """In the hall's time, as every page shows it (the back office lists slots by it)."""
+        zone = self.hall.zone
+        start, end = self.starts_at.astimezone(zone), self.ends_at.astimezone(zone)
+        return f"{self.service} {start:%Y-%m-%d %H:%M}–{end:%H:%M} ×{self.quota}"
 
 
 class SlotPlace(models.Model):

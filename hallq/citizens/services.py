@@ -243,6 +243,20 @@ def citizen_token_revoke(*, token: str) -> None:
     signed_in_citizen_forget(token)
 
 
+# How long a sign-in code is kept: the daily limit counts the codes sent since the local
+# midnight, so two days cover it in any time zone.
+SIGN_IN_CODES_KEPT = timedelta(days=2)
+
+
+def sign_in_records_prune(*, now: datetime) -> int:
+    """Delete what signing in no longer needs (a worker job, hourly): codes older than the limits
+    look back, and citizen tokens past their expiry. Each code row is a keyed hash of a mobile
+    number; kept, it would only tell who asked for codes when."""
+    codes, _deleted = SignInCode.objects.filter(created_at__lt=now - SIGN_IN_CODES_KEPT).delete()
+    tokens, _deleted = CitizenToken.objects.filter(expires_at__lte=now).delete()
+    return codes + tokens
+
+
 def _valid_name(text: str) -> str:
     name = text.strip()
     if not 1 <= len(name) <= NAME_MAX_LENGTH or not name.isprintable():

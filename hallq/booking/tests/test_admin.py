@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -17,7 +19,7 @@ from hallq.booking.models import Appointment, Slot
 from hallq.booking.services import appointment_book, appointment_cancel, slots_materialise
 from hallq.booking.tests.factories import id_number_for, make_citizen, make_slot
 from hallq.common import clock
-from hallq.halls.models import HallMembership, Service
+from hallq.halls.models import Hall, HallMembership, Service
 from hallq.scheduling.models import SlotTemplate, Weekday
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +81,8 @@ def test_a_slot_lists_its_appointments_with_masked_numbers(
     masked_id, masked_mobile = masked(1)
     assert response.status_code == 200
     assert booked["own"].booking_code in page
+    assert "2026-12-07 09:00–09:30 ×3" in page  # the slot, in the hall's time
+    assert "2026-12-07 01:00" not in page  # not in UTC
     assert "市民1" in page
     assert masked_id in page
     assert masked_mobile in page
@@ -196,6 +200,44 @@ def test_the_export_is_a_csv_of_the_selected_appointments_with_masked_numbers(
         "2026-12-01 08:00",
         "",
     ]
+    assert len(rows) == 2  # the other hall's appointment is not exported
+
+
+def test_the_excel_export_holds_the_same_rows_as_text_with_masked_numbers(
+    hall_admin: Client, booked: dict[str, Appointment]
+):
+    # A name a spreadsheet would take for a formula stays text.
+    Hall.objects.filter(pk=booked["own"].hall_id).update(name="=1+1 东城区政务服务中心")
+    selected = [booked["own"].pk, booked["other"].pk]
+
+    exported = {
+        action: hall_admin.post(
+            "/admin/booking/appointment/",
+            {"action": action, "_selected_action": selected, "index": "0"},
+        )
+        for action in ("export_csv", "export_xlsx")
+    }
+
+    response = exported["export_xlsx"]
+    assert response.status_code == 200
+    assert response["Content-Type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert response["Content-Disposition"].endswith('.xlsx"')
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        for name in archive.namelist():
+            assert_no_personal_data(archive.read(name), 1, 2)
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert sheet.title == "预约"
+    rows = [[cell.value or "" for cell in row] for row in sheet.iter_rows()]
+    # Text cells only (shared or inline strings), never a formula or a number.
+    assert {cell.data_type for row in sheet.iter_rows() for cell in row} <= {"s", "inlineStr"}
+    as_csv = list(csv.reader(io.StringIO(exported["export_csv"].content.decode("utf-8-sig"))))
+    assert rows[0] == as_csv[0]
+    assert rows[1][1] == "=1+1 东城区政务服务中心"  # text in a text cell
+    assert as_csv[1][1] == "'=1+1 东城区政务服务中心"  # CSV has no cell types: quoted
+    assert rows[1][:1] + rows[1][2:] == as_csv[1][:1] + as_csv[1][2:]
+    assert rows[1][8:10] == list(masked(1))
     assert len(rows) == 2  # the other hall's appointment is not exported
 
 

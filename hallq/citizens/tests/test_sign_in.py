@@ -14,7 +14,7 @@ from hallq.citizens import services
 from hallq.citizens.auth import citizen_for_token
 from hallq.citizens.models import Citizen, CitizenToken, SignInCode
 from hallq.citizens.selectors import SignedInCitizen, signed_in_citizen
-from hallq.common import clock
+from hallq.common import clock, worker
 from hallq.common.errors import InvalidInput
 from hallq.common.memo import forget_all
 from hallq.halls.auth import staff_token_issue
@@ -116,6 +116,33 @@ def test_ten_codes_a_day_then_none_until_the_next_local_day(send_code):
     send_code(mobile="13900000000", now=morning + timedelta(hours=10))
     send_code(now=datetime(2026, 3, 3, 0, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     assert SignInCode.objects.count() == 12
+
+
+def test_the_worker_prunes_old_codes_and_expired_tokens_and_the_limits_still_hold(send_code):
+    shanghai = ZoneInfo("Asia/Shanghai")
+    old = datetime(2026, 3, 1, 11, 50, tzinfo=shanghai)  # 2 days and 10 minutes before noon
+    send_code(now=old)
+    morning = datetime(2026, 3, 3, 8, 0, tzinfo=shanghai)
+    for minute in range(10):
+        send_code(now=morning + timedelta(minutes=minute * 2))
+    citizen = Citizen.objects.create(mobile=MOBILE, mobile_index="x", created_at=old)
+    expired = services.citizen_token_issue(citizen=citizen, now=old - timedelta(days=30))
+    live = services.citizen_token_issue(citizen=citizen, now=old)
+    noon = morning + timedelta(hours=4)
+
+    assert "sign_in_records_prune" in {job.name for job in worker.registered()}
+    assert services.sign_in_records_prune(now=noon) == 2
+
+    assert SignInCode.objects.count() == 10  # today's; the one of two days ago is gone
+    assert SignInCode.objects.filter(created_at__lt=morning).count() == 0
+    assert signed_in_citizen(expired, noon) is None
+    assert signed_in_citizen(live, noon) is not None
+    # Today's codes still count: the eleventh is refused, and the sequence goes on.
+    with pytest.raises(services.TooManyRequests) as refused:
+        services.sign_in_code_send(mobile=MOBILE, now=noon)
+    assert refused.value.code == "sign_in_code_daily_limit"
+    assert send_code(now=datetime(2026, 3, 4, 8, tzinfo=shanghai))
+    assert SignInCode.objects.order_by("-sequence").values_list("sequence", flat=True)[0] == 12
 
 
 def test_a_code_is_used_once(api, send_code):
