@@ -51,22 +51,25 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     Django's cursor wrapper, so execute wrappers see it, and Django's query log has it; on
     SQLite a plain execution.
     """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    # The connection itself, once: each attribute read through ``django.db.connection`` looks
+    # this thread's connection up again (~2.5 µs).
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    connection.ensure_connection()
-    raw: Any = _PreparingCursor(connection.connection)
-    with connection.make_cursor(raw) as cursor:
+    db.ensure_connection()
+    raw: Any = _PreparingCursor(db.connection)
+    with db.make_cursor(raw) as cursor:
         started = time.monotonic()
         cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
-    if connection.queries_logged:
+    if db.queries_logged:
         # Django's debug cursor would log it as None: it reads the text from psycopg's
         # client-side cursors. As Django logs the others:
-        connection.queries_log.append(
+        db.queries_log.append(
             {
-                "sql": connection.ops.compose_sql(sql, params),  # type: ignore[attr-defined]
+                "sql": db.ops.compose_sql(sql, params),  # type: ignore[attr-defined]
                 "time": f"{time.monotonic() - started:.3f}",
             }
         )
@@ -107,8 +110,8 @@ _converters: weakref.WeakKeyDictionary[Any, dict[type[Model], list[tuple[Any, li
 )
 
 
-def _row_converters(model: type[Model]) -> list[tuple[Any, list[Any]]]:
-    per_model = _converters.setdefault(connections[DEFAULT_DB_ALIAS], {})
+def _row_converters(model: type[Model], db: Any) -> list[tuple[Any, list[Any]]]:
+    per_model = _converters.setdefault(db, {})
     found = per_model.get(model)
     if found is None:
         found = [(field.cached_col, _converters_of(field)) for field in model._meta.concrete_fields]
@@ -119,12 +122,13 @@ def _row_converters(model: type[Model]) -> list[tuple[Any, list[Any]]]:
 def instance_from_row(model: type[M], values: Sequence[Any]) -> M:
     """A model instance from a raw row holding its concrete fields' columns in their order,
     converted as the ORM converts them (``column_value``), without compiling a query."""
+    db = connections[DEFAULT_DB_ALIAS]
     converted = []
-    for (column, converters), value in zip(_row_converters(model), values, strict=True):
+    for (column, converters), value in zip(_row_converters(model, db), values, strict=True):
         for convert in converters:
-            value = convert(value, column, connection)
+            value = convert(value, column, db)
         converted.append(value)
-    return model.from_db(connection.alias, _attnames(model), converted)
+    return model.from_db(db.alias, _attnames(model), converted)
 
 
 @functools.cache
