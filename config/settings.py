@@ -184,6 +184,9 @@ HALLQ_SSE_KEEPALIVE_SECONDS = float(os.environ.get("HALLQ_SSE_KEEPALIVE_SECONDS"
 HALLQ_INPROCESS_WORKER = _env_bool("HALLQ_INPROCESS_WORKER", False)
 # Threads per web process that run requests' synchronous parts (database work).
 HALLQ_REQUEST_THREADS = int(os.environ.get("HALLQ_REQUEST_THREADS", "8"))
+# The hottest reads as prepared statements of their connection (hallq.common.db.fetch_all;
+# docs/decisions/0006). Off ("0") behind a pooler in transaction mode that cannot keep them.
+HALLQ_PREPARED_READS = os.environ.get("HALLQ_PREPARED_READS", "1") != "0"
 
 # Booking (§3.4, §3.9).
 HALLQ_MAX_ACTIVE_APPOINTMENTS = int(os.environ.get("HALLQ_MAX_ACTIVE_APPOINTMENTS", "3"))

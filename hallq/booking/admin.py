@@ -24,6 +24,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from hallq.booking.models import Appointment, Slot
 from hallq.citizens.admin import citizen_search, masked_id_number, masked_mobile
@@ -338,7 +339,8 @@ class AppointmentAdmin(AppointmentColumns, ReadOnlyHallAdmin):
         for values in self._export_rows(queryset):
             cells = []
             for value in values:
-                cell = WriteOnlyCell(sheet, value=value)
+                # Control characters are not allowed in a workbook: dropped, not an error.
+                cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
                 cell.data_type = "s"
                 cells.append(cell)
             sheet.append(cells)

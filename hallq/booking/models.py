@@ -37,6 +37,8 @@ class Slot(models.Model):
 
     def __str__(self) -> str:
         """In the hall's time, as every page shows it (the back office lists slots by it)."""
+        if self.hall_id is None or self.starts_at is None or self.ends_at is None:
+            return f"slot {self.pk}"  # not saved yet
         zone = self.hall.zone
         start, end = self.starts_at.astimezone(zone), self.ends_at.astimezone(zone)
         return f"{self.service} {start:%Y-%m-%d %H:%M}–{end:%H:%M} ×{self.quota}"

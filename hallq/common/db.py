@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
@@ -43,18 +44,19 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 
     A hot read's own work is a few index lookups (tens of microseconds); planning it again on
     every execution cost PostgreSQL 0.2-1.7 ms (bench/NOTES.md). Prepared, the server plans it
-    once per connection; pooled connections live for the process, so the plan does too.
+    once per connection and keeps it while the pool keeps the connection (an hour at most).
     Only for statements of a fixed text (one text per query shape: arrays, not lists expanded
-    into placeholders): psycopg keeps a prepared statement per text and parameter types, the
-    last hundred. Statements run only on PostgreSQL cast their parameters in the text, so the
-    types never vary. Nothing else is prepared (``prepare_threshold`` in settings). Through
-    Django's cursor wrapper, so execute wrappers see it, and Django's query log has it; on
-    SQLite a plain execution.
+    into placeholders): psycopg keeps a prepared statement per text and parameter types (an
+    ``int`` goes as int2, int4 or int8 by its size, so a text may have two or three), the last
+    hundred per connection, and forgets them all at a rollback (the next execution prepares
+    again). Nothing else is prepared (``prepare_threshold`` in settings). Through Django's
+    cursor wrapper, so execute wrappers see it, errors become Django's, and Django's query log
+    has it. On SQLite, and with ``HALLQ_PREPARED_READS`` off, a plain execution.
     """
     # The connection itself, once: each attribute read through ``django.db.connection`` looks
     # this thread's connection up again (~2.5 µs).
     db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor != "postgresql":
+    if db.vendor != "postgresql" or not settings.HALLQ_PREPARED_READS:
         with db.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()

@@ -207,7 +207,8 @@ def test_the_excel_export_holds_the_same_rows_as_text_with_masked_numbers(
     hall_admin: Client, booked: dict[str, Appointment]
 ):
     # A name a spreadsheet would take for a formula stays text.
-    Hall.objects.filter(pk=booked["own"].hall_id).update(name="=1+1 东城区政务服务中心")
+    # A name a workbook cannot hold as it is (a control character) loses that character.
+    Hall.objects.filter(pk=booked["own"].hall_id).update(name="=1+1 东城区\x07政务服务中心")
     selected = [booked["own"].pk, booked["other"].pk]
 
     exported = {
@@ -235,7 +236,7 @@ def test_the_excel_export_holds_the_same_rows_as_text_with_masked_numbers(
     as_csv = list(csv.reader(io.StringIO(exported["export_csv"].content.decode("utf-8-sig"))))
     assert rows[0] == as_csv[0]
     assert rows[1][1] == "=1+1 东城区政务服务中心"  # text in a text cell
-    assert as_csv[1][1] == "'=1+1 东城区政务服务中心"  # CSV has no cell types: quoted
+    assert as_csv[1][1] == "'=1+1 东城区\x07政务服务中心"  # CSV has no cell types: quoted
     assert rows[1][:1] + rows[1][2:] == as_csv[1][:1] + as_csv[1][2:]
     assert rows[1][8:10] == list(masked(1))
     assert len(rows) == 2  # the other hall's appointment is not exported

@@ -49,3 +49,13 @@ def test_on_postgresql_the_statement_is_prepared_once_per_connection():
         fetch_all(SQL, [minimum])
 
     assert len(prepared_plans("AS numbers")) == 1
+
+
+@ON_POSTGRESQL
+def test_with_prepared_reads_off_nothing_is_prepared(settings):
+    settings.HALLQ_PREPARED_READS = False
+
+    for minimum in (20, 21, 20, 21, 20, 21):
+        assert fetch_all(SQL.replace("AS numbers", "AS unprepared"), [minimum])
+
+    assert prepared_plans("AS unprepared") == []
