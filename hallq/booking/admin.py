@@ -234,6 +234,7 @@ class AppointmentAdmin(AppointmentColumns, ReadOnlyHallAdmin):
     search_help_text = _("A booking code, an ID number or a mobile number, in full.")
     date_hierarchy = "date"
     ordering = ["-date", "starts_at"]
+    actions = ["export_csv", "export_xlsx"]
     readonly_fields = (
         "code",
         "hall_name",
@@ -278,8 +279,6 @@ class AppointmentAdmin(AppointmentColumns, ReadOnlyHallAdmin):
     @admin.display(description=_("ticket"))
     def ticket_number(self, row: Appointment) -> str:
         return row.ticket.number if row.ticket is not None else ""
-
-    actions = ["export_csv", "export_xlsx"]
 
     def _export_rows(self, queryset: QuerySet[Appointment]) -> Iterator[list[str]]:
         """The header, then a row per appointment: numbers masked, times in the hall's."""
@@ -326,8 +325,9 @@ class AppointmentAdmin(AppointmentColumns, ReadOnlyHallAdmin):
         response["Content-Disposition"] = self._export_name("csv")
         response.write("\ufeff")
         writer = csv.writer(response)
-        for index, values in enumerate(self._export_rows(queryset)):
-            writer.writerow(values if index == 0 else [_csv_cell(value) for value in values])
+        writer.writerows(
+            [_csv_cell(value) for value in values] for values in self._export_rows(queryset)
+        )
         return response
 
     @admin.action(description=_("Export the selected appointments (Excel)"))

@@ -48,6 +48,5 @@ def lock_citizen_to_book(citizen_id: int) -> LockedCitizen | None:
     rows = fetch_all(sql, [citizen_id])
     if not rows:
         return None
-    row = rows[0]
-    registered, agreement_version, stored_mobile = row
+    registered, agreement_version, stored_mobile = rows[0]
     return LockedCitizen(citizen_id, bool(registered), agreement_version, stored_mobile)
