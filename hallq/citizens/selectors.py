@@ -17,7 +17,7 @@ from hallq.citizens.models import (
     CitizenToken,
     id_number_index,
 )
-from hallq.common.db import column_value
+from hallq.common.db import column_value, fetch_all
 from hallq.common.memo import Memo, unexpired
 from hallq.halls.models import hash_token
 
@@ -89,16 +89,15 @@ def signed_in_citizen(token: str, now: datetime) -> SignedInCitizen | None:
 
 def _token_holder(digest: str, now: datetime) -> tuple[SignedInCitizen, datetime | None] | None:
     table = CitizenToken._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT citizen_id, expires_at FROM {table} "  # noqa: S608 - the model's table
-            "WHERE token_hash = %s AND expires_at > %s",
-            [digest, connection.ops.adapt_datetimefield_value(now)],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    rows = fetch_all(
+        f"SELECT citizen_id, expires_at FROM {table} "  # noqa: S608 - the model's table
+        "WHERE token_hash = %s AND expires_at > %s",
+        [digest, connection.ops.adapt_datetimefield_value(now)],
+    )
+    if not rows:
         return None
-    return SignedInCitizen(row[0]), column_value(CitizenToken, "expires_at", row[1])
+    citizen_id, expires_at = rows[0]
+    return SignedInCitizen(citizen_id), column_value(CitizenToken, "expires_at", expires_at)
 
 
 def signed_in_citizen_forget(token: str) -> None:

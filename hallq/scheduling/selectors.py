@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.utils import formats
 from django.utils.translation import gettext
 
+from hallq.common.memo import Memo
 from hallq.halls.models import Service
 from hallq.scheduling.domain.calendar import (
     CalendarRange,
@@ -37,9 +38,12 @@ from hallq.scheduling.models import (
     SlotTemplate,
 )
 
-# Rules are read on every booking and every availability answer but change rarely; a change is
-# seen at once where the cache is shared (Redis) and within this time in other processes.
+# Rules are read on every booking, every "full" and every availability answer, but change
+# rarely. A change is seen at once in the process that made it, within RULES_MEMO_SECONDS in
+# the others where the cache is shared (Redis), and within RULES_CACHE_SECONDS where it is not.
 RULES_CACHE_SECONDS = 30
+RULES_MEMO_SECONDS = 2
+_rules = Memo[Rules](RULES_MEMO_SECONDS)
 
 
 def _rules_key(service_id: int) -> str:
@@ -47,11 +51,18 @@ def _rules_key(service_id: int) -> str:
 
 
 def booking_rules_forget(service_id: int) -> None:
+    _rules.forget(service_id)
     cache.delete(_rules_key(service_id))
 
 
 def booking_rules(service_id: int) -> Rules:
     """The service's rules; the model's defaults when nobody has set any."""
+    rules = _rules.get(service_id, lambda: _shared_booking_rules(service_id))
+    # The memo never keeps None, and these rules never are.
+    return rules if rules is not None else _shared_booking_rules(service_id)
+
+
+def _shared_booking_rules(service_id: int) -> Rules:
     rules: Rules | None = cache.get(_rules_key(service_id))
     if rules is None:
         rules = _booking_rules(service_id)
