@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import pytest
+import redis
 from django.db import connection
 
 T = TypeVar("T")
@@ -27,3 +30,15 @@ def race(workers: int, job: Callable[[int], T]) -> list[T]:
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(run, range(workers)))
+
+
+def redis_url() -> str:
+    """The Redis the tests use (HALLQ_TEST_REDIS_URL); skipped without one, except in CI."""
+    url = os.environ.get("HALLQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("HALLQ_REQUIRE_POSTGRES"):  # CI: every service must be there
+            raise
+        pytest.skip(f"Redis is not reachable at {url}")
+    return url

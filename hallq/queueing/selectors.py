@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -217,7 +217,12 @@ def counter_at_work(counter_id: int) -> tuple[Counter, Ticket | None]:
     rows = fetch_all(sql, [counter_id])
     if not rows:
         raise Counter.DoesNotExist(f"No counter {counter_id}.")
-    row = rows[0]
+    return counter_and_ticket(rows[0])
+
+
+def counter_and_ticket(row: Sequence[Any]) -> tuple[Counter, Ticket | None]:
+    """A counter (with its hall from this process's memo) and a ticket or none, from a row of
+    their columns (``columns_of``), the counter's first."""
     split = len(Counter._meta.concrete_fields)
     counter = instance_from_row(Counter, row[:split])
     hall = hall_by_id(counter.hall_id)

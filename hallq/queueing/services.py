@@ -8,6 +8,7 @@ row lock (``locks.py``). Every change writes an event (``event_record``) in the 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -18,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from hallq.common.db import fetch_all
+from hallq.common.db import columns_of, fetch_all
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
 from hallq.halls.selectors import service_with_hall
@@ -31,6 +32,7 @@ from hallq.queueing.selectors import (
     Capacity,
     as_waiting,
     call_candidates,
+    counter_and_ticket,
     counter_at_work,
     counter_policy,
     forget_capacity,
@@ -506,42 +508,43 @@ def _advance_current(
 def _advance_in_one_statement(
     counter_id: int, expected: TicketState, kind: str, now: datetime, **changes: Any
 ) -> Ticket:
-    """``_advance_current`` on PostgreSQL: read without a lock, then ``hallq_counter_advance_v1``
-    (migration 0006) moves the ticket on if it is still at the counter in the state read, writes
-    the event and commits; otherwise the counter reads again."""
-    if not set(changes) <= {"state", "serving_at", "finished_at"}:
-        raise TypeError(f"hallq_counter_advance_v1 cannot write {sorted(changes)}")
+    """``_advance_current`` on PostgreSQL: ``hallq_counter_advance_v2`` (migration 0008) moves
+    the counter's ticket on if it is in the state expected, writes the event and commits, and
+    returns the counter and the ticket as they now are. When it changed nothing, the counter is
+    read to say why; if by then its ticket is as expected (another action ran meanwhile), again.
+    """
+    starts, finishes = "serving_at" in changes, "finished_at" in changes
+    if set(changes) - {"state", "serving_at", "finished_at"} or any(
+        changes[name] != now for name in ("serving_at", "finished_at") if name in changes
+    ):
+        raise TypeError(f"hallq_counter_advance_v2 cannot write {changes}")
     for _attempt in range(CALL_ATTEMPTS):
-        counter, current = counter_at_work(counter_id)
-        ticket = _require_active(current, expected)
-        _attach(ticket, counter)
-        for name, value in changes.items():
-            setattr(ticket, name, value)
-        ((status, event_id, event_seq),) = fetch_all(
-            "SELECT status, event_id, event_seq FROM hallq_counter_advance_v1("
-            "%s::bigint, %s::bigint, %s::timestamptz, %s::bigint, %s::bigint, %s::text, "
-            "%s::text, %s::timestamptz, %s::timestamptz, %s::text, %s::jsonb)",
-            [
-                counter.pk,
-                counter.hall_id,
-                now,
-                ticket.pk,
-                ticket.service_id,
-                expected.value,
-                changes["state"].value,
-                changes.get("serving_at"),
-                changes.get("finished_at"),
-                kind,
-                json.dumps(ticket_payload(ticket)),
-            ],
+        ((status, event_id, event_seq, *rest),) = fetch_all(
+            _advance_text(),
+            [counter_id, now, expected.value, changes["state"].value, kind, starts, finishes],
         )
         if status == "ok":
+            counter, ticket = counter_and_ticket(rest)
+            assert ticket is not None  # "ok": the function moved one on
+            _attach(ticket, counter)
             events_announce(
                 [_ticket_event(kind, ticket).row(counter.hall_id, event_seq, now, pk=event_id)]
             )
             forget_capacity(counter.hall_id)
             return ticket
+        _counter, current = counter_at_work(counter_id)
+        _require_active(current, expected)
     raise Conflict(_("The queue is too busy right now; please try again."), code="busy")
+
+
+@functools.cache
+def _advance_text() -> str:
+    return (
+        "SELECT r.status, r.event_id, r.event_seq, "  # noqa: S608 - the models' columns
+        f"{columns_of(Counter, '(r.counter)')}, {columns_of(Ticket, '(r.ticket)')} "
+        "FROM hallq_counter_advance_v2(%s::bigint, %s::timestamptz, %s::text, %s::text, "
+        "%s::text, %s::boolean, %s::boolean) AS r"
+    )
 
 
 @transaction.atomic

@@ -6,7 +6,7 @@ import threading
 import uuid
 
 from hallq.common.cache import RedisCache
-from hallq.realtime.tests.test_streams import redis_url
+from hallq.common.testing import redis_url
 
 
 def a_cache() -> RedisCache:

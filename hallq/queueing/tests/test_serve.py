@@ -14,8 +14,8 @@ from typing import TypeVar
 
 import httpx
 
+from hallq.common.testing import redis_url
 from hallq.conftest import start_server, stop_server
-from hallq.realtime.tests.test_streams import redis_url
 
 T = TypeVar("T")
 

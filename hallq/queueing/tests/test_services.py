@@ -332,3 +332,48 @@ def test_calling_from_the_heads_of_the_queues_matches_the_domain_over_the_whole_
         services.counter_start(counter_id=counter.pk, now=now)
     assert called == expected
     assert len(called) == 16
+
+
+def test_start_and_no_show_store_the_event_their_answer_announces(hall, service_a):
+    # On PostgreSQL the stored payload is built in SQL (migration 0008), the announced one in
+    # Python (services.ticket_payload): replay after a reconnect must show the same.
+    counter = make_counter(hall, 7, [service_a])
+    Counter.objects.filter(pk=counter.pk).update(name='七号窗口 "综合"')
+    issue(hall, service_a, at(9))
+    issue(hall, service_a, at(9, 1))
+
+    def as_stored(answer: Ticket, kind: str) -> None:
+        event = Event.objects.get(hall=hall, kind=kind, ticket_id=answer.pk)
+        assert event.payload == services.ticket_payload(answer)
+        assert (event.counter_id, event.service_id) == (counter.pk, service_a.pk)
+        stored = Ticket.objects.get(pk=answer.pk)
+        assert (stored.state, stored.serving_at, stored.finished_at, stored.counter_id) == (
+            answer.state,
+            answer.serving_at,
+            answer.finished_at,
+            answer.counter_id,
+        )
+
+    services.counter_call_next(counter_id=counter.pk, now=at(9, 2))
+    services.counter_recall(counter_id=counter.pk, now=at(9, 3))
+    started = services.counter_start(counter_id=counter.pk, now=at(9, 4))
+    as_stored(started, "ticket.serving")
+    assert (started.state, started.serving_at, started.recall_count) == (
+        TicketState.SERVING,
+        at(9, 4),
+        1,
+    )
+    assert started.counter is not None
+    assert started.counter.name == '七号窗口 "综合"'
+
+    services.counter_call_next(counter_id=counter.pk, now=at(9, 10))
+    missed = services.counter_no_show(counter_id=counter.pk, now=at(9, 15))
+    as_stored(missed, "ticket.no_show")
+    assert (missed.state, missed.finished_at, missed.serving_at) == (
+        TicketState.NO_SHOW,
+        at(9, 15),
+        None,
+    )
+    with pytest.raises(Conflict) as refused:
+        services.counter_start(counter_id=counter.pk, now=at(9, 16))
+    assert refused.value.code == "no_ticket"

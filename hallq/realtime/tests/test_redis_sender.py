@@ -10,8 +10,8 @@ import uuid
 
 import redis
 
+from hallq.common.testing import redis_url
 from hallq.realtime.bus import EventMessage, RedisBus
-from hallq.realtime.tests.test_streams import redis_url
 
 
 def message(hall_id: int, seq: int) -> EventMessage:

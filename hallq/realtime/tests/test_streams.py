@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis
 
+from hallq.common.testing import redis_url
 from hallq.conftest import Server, start_server, stop_server
 from hallq.realtime.tests.sse_client import SseReader
 
@@ -173,17 +172,6 @@ def test_the_stream_of_an_unknown_hall_is_not_found(asgi_server):
     response = httpx.get(f"{asgi_server.url}/api/v1/halls/987654321/events")
     assert (response.status_code, response.content) == (404, b"")
     assert "x-frame-options" not in response.headers  # the event route answered
-
-
-def redis_url() -> str:
-    url = os.environ.get("HALLQ_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if os.environ.get("HALLQ_REQUIRE_POSTGRES"):  # CI: every service must be there
-            raise
-        pytest.skip(f"Redis is not reachable at {url}")
-    return url
 
 
 def test_with_redis_an_event_made_in_one_process_reaches_a_subscriber_on_another(
