@@ -39,13 +39,21 @@ def current_agreement() -> Agreement | None:
 
 
 AGREEMENT_VERSION_KEY = "agreement-version"
-# Every booking checks the version; a new version reaches other processes within this time
-# (at once with a shared Redis cache).
+# Every booking checks the version. A new version is seen at once by the process that published
+# it, within AGREEMENT_MEMO_SECONDS by the others where the cache is shared (Redis), and within
+# AGREEMENT_CACHE_SECONDS where it is not.
 AGREEMENT_CACHE_SECONDS = 10
+AGREEMENT_MEMO_SECONDS = 2
+_agreement_version = Memo[int](AGREEMENT_MEMO_SECONDS, size=1)
 
 
 def current_agreement_version() -> int:
     """The version every citizen must have accepted (0: there is no agreement)."""
+    version = _agreement_version.get(AGREEMENT_VERSION_KEY, _shared_agreement_version)
+    return version if version is not None else _shared_agreement_version()
+
+
+def _shared_agreement_version() -> int:
     version: int | None = cache.get(AGREEMENT_VERSION_KEY)
     if version is None:
         version = (
@@ -53,6 +61,12 @@ def current_agreement_version() -> int:
         )
         cache.set(AGREEMENT_VERSION_KEY, version, AGREEMENT_CACHE_SECONDS)
     return version
+
+
+def current_agreement_version_forget() -> None:
+    """A new version was published: forget the one this process and the shared cache keep."""
+    _agreement_version.forget(AGREEMENT_VERSION_KEY)
+    cache.delete(AGREEMENT_VERSION_KEY)
 
 
 def citizen_by_id_number(id_number: str) -> Citizen | None:

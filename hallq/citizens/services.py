@@ -19,7 +19,6 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, Max, Q
 from django.utils import translation
@@ -47,9 +46,9 @@ from hallq.citizens.models import (
     mobile_index,
 )
 from hallq.citizens.selectors import (
-    AGREEMENT_VERSION_KEY,
     blacklisted_until,
     current_agreement,
+    current_agreement_version_forget,
     signed_in_citizen_forget,
 )
 from hallq.common import sms
@@ -326,7 +325,7 @@ def agreement_publish(*, title: str, text: str, now: datetime) -> Agreement:
                 agreement = Agreement.objects.create(
                     version=last + 1, title=title, text=text, published_at=now
                 )
-                transaction.on_commit(lambda: cache.delete(AGREEMENT_VERSION_KEY))
+                transaction.on_commit(current_agreement_version_forget)
                 return agreement
         except IntegrityError:
             raise Conflict(

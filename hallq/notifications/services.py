@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Field
 
+from hallq.common.db import fetch_all
 from hallq.notifications import texts
 from hallq.notifications.models import (
     Notification,
@@ -64,19 +68,26 @@ def _insert_unless_present(row: Notification) -> bool:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: one statement, no read-then-write, and
     unlike ``bulk_create(ignore_conflicts=True)`` it tells whether the row is new. A concurrent
     insert of the same key waits for the other transaction and then does nothing."""
-    fields = [field for field in Notification._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    conflict = ", ".join(quote(name) for name in _UNIQUE)
+    fields = _insert_fields()
     values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-    sql = (
+    return bool(fetch_all(_insert_text(), values))
+
+
+@functools.cache
+def _insert_fields() -> list[Field[Any, Any]]:
+    return [field for field in Notification._meta.concrete_fields if not field.primary_key]
+
+
+@functools.cache
+def _insert_text() -> str:
+    quote = connection.ops.quote_name  # the same quoting on PostgreSQL and SQLite
+    columns = ", ".join(quote(str(field.column)) for field in _insert_fields())
+    placeholders = ", ".join(["%s"] * len(_insert_fields()))
+    conflict = ", ".join(quote(name) for name in _UNIQUE)
+    return (
         f"INSERT INTO {quote(Notification._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608 - names from the model, values bound
         f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {quote('id')}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        return cursor.fetchone() is not None
 
 
 def follower_set(*, openid: str, subscribed: bool, now: datetime) -> None:
