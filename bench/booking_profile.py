@@ -1,11 +1,13 @@
 """Where a booking's time goes: SQL statements per request (in process) and py-spy on one
-server process under the spread load."""
+server process under the spread load, and under a hot slot's losers (the answer "full")."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
+import time
 from typing import Any
 
 from booking_data import (
@@ -16,8 +18,9 @@ from booking_data import (
     add_hot_slots,
     add_spread_slots,
     fresh_booking_db,
+    tokens,
 )
-from booking_load import drain, run_spread_wrk, spread_env
+from booking_load import booking_request, burst, drain, run_spread_wrk, spread_env
 from hallq_bench import (
     APP_DIR,
     BENCH_DIR,
@@ -27,6 +30,7 @@ from hallq_bench import (
     WORK,
     Server,
     app_env,
+    event_loop_policy,
     log,
     summarise_profile,
 )
@@ -66,26 +70,7 @@ def phase_profile() -> dict[str, Any]:
     with Server(1, True, "booking-profile", **SERVER_ENV) as server:
         run_spread_wrk(2, spread_env(groups, None, 0), "booking-profile-warmup")
         drain()
-        spy = subprocess.Popen(
-            [
-                PY_SPY,
-                "record",
-                "--pid",
-                str(server.workers()[0]),
-                "--duration",
-                str(int(PROFILE_SECONDS)),
-                "--rate",
-                "250",
-                "--gil",
-                "--format",
-                "raw",
-                "--output",
-                str(raw),
-                "--nonblocking",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        spy = spy_on(server.workers()[0], raw)
         res = run_spread_wrk(PROFILE_SECONDS + 1, spread_env(groups, None, 1), "booking-profile")
         spy.wait(timeout=60)
     empty: dict[str, Any] = {"samples": 0, "own": [], "app_inclusive": []}
@@ -94,5 +79,60 @@ def phase_profile() -> dict[str, Any]:
     log(
         f"profile booking: {summary['samples']} samples, top app frames: "
         f"{summary['app_inclusive'][:6]}"
+    )
+    return summary
+
+
+def spy_on(pid: int, raw: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            PY_SPY,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(PROFILE_SECONDS)),
+            "--rate",
+            "250",
+            "--gil",
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def phase_profile_hot() -> dict[str, Any]:
+    """py-spy --gil on the one server process while citizens keep being told "full": the hot
+    slot filled first, then every other citizen of the template tries it once, over 200
+    connections, for longer than the profile lasts."""
+    fresh_booking_db()
+    hot, warm = add_hot_slots()
+    everyone = tokens()
+    raw = WORK / "profile-booking-hot.txt"
+    event_loop_policy()
+    with Server(1, True, "booking-profile-hot", **SERVER_ENV) as server:
+        asyncio.run(burst([booking_request(t, warm) for t in everyone[-300:]], 50))
+        asyncio.run(burst([booking_request(t, hot) for t in everyone[: 2 * HOT_QUOTA]], 50))
+        spy = spy_on(server.workers()[0], raw)
+        started = time.monotonic()
+        records = asyncio.run(
+            burst([booking_request(t, hot) for t in everyone[2 * HOT_QUOTA : -300]], 200)
+        )
+        seconds = time.monotonic() - started
+        spy.wait(timeout=60)
+    empty: dict[str, Any] = {"samples": 0, "own": [], "app_inclusive": []}
+    summary = summarise_profile(raw) if raw.exists() else empty
+    full = sum(1 for r in records if r["status"] == 409 and r["code"] == "slot_full")
+    if full < 0.9 * len(records):
+        raise RuntimeError(f'the profiled load was mostly not "full": {full} of {len(records)}')
+    summary["rate_while_profiled"] = len(records) / seconds
+    log(
+        f"profile booking hot: {summary['samples']} samples, {summary['rate_while_profiled']:.0f} "
+        f"answers/s, top app frames: {summary['app_inclusive'][:6]}"
     )
     return summary

@@ -123,18 +123,22 @@ def detail_lines(b: dict[str, Any]) -> list[str]:
             f"{AVAILABILITY_HALL}'s week of availability {statements['availability']} "
             f"({statements['availability_bytes']:,} bytes; most repeated: {repeated}).",
         ]
-    profile = b.get("profile")
-    if profile:
-        lines += [
-            "",
-            f"Profile under the spread booking load (py-spy --gil, i.e. Python CPU only; 1 "
-            f"process; {profile['samples']} samples; {profile['rate_while_profiled']:.0f} "
-            "bookings/s while profiled). App frames, inclusive:",
-            "",
-            *[f"- {n}% {f}" for f, n in profile["app_inclusive"][:14]],
-            "",
-            "Hottest leaf frames:",
-            "",
-            *[f"- {n}% {f}" for f, n in profile["own"][:8]],
-        ]
+    for key, load, unit in (
+        ("profile", "the spread booking load", "bookings"),
+        ("profile_hot", 'a hot slot\'s losers (every answer "full")', "answers"),
+    ):
+        profile = b.get(key)
+        if profile:
+            lines += [
+                "",
+                f"Profile under {load} (py-spy --gil, i.e. Python CPU only; 1 process; "
+                f"{profile['samples']} samples; {profile['rate_while_profiled']:.0f} {unit}/s "
+                "while profiled). App frames, inclusive:",
+                "",
+                *[f"- {n}% {f}" for f, n in profile["app_inclusive"][:14]],
+                "",
+                "Hottest leaf frames:",
+                "",
+                *[f"- {n}% {f}" for f, n in profile["own"][:8]],
+            ]
     return lines

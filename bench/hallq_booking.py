@@ -16,7 +16,8 @@ booking transaction; hallq's HTTP booking is measured in the same run and report
                 p99 < 200 ms, answers/s ≥ the pgbench hot-row figure
   availability  GET /api/v1/halls/1/availability?days=7 (5 services) at 50 connections; p99 < 50 ms
   statements    (booking_profile.py) SQL statements of one booking, one "full", one availability
-  profile       py-spy --gil on one process under the spread load
+  profile       py-spy --gil on one process under the spread load, and under a hot slot's
+                losers (18,000 more citizens told "full" over 200 connections)
 
 Each on 1 and 2 `manage.py serve` processes (BENCH_BOOKING_PROCESSES), from a fresh copy of a
 template database with 20,000 registered citizens and their tokens (booking_data.py).
@@ -35,7 +36,7 @@ from booking_data import (
 )
 from booking_load import phase_availability, phase_hot, phase_spread
 from booking_pgbench import phase_pgbench
-from booking_profile import phase_profile, phase_statements
+from booking_profile import phase_profile, phase_profile_hot, phase_statements
 from booking_report import detail_lines, summary_rows
 from hallq_bench import PY_SPY
 
@@ -68,6 +69,7 @@ def run(redis_pid: int | None, attempt: Any) -> dict[str, Any]:
             out["statements"] = attempt("booking statements", phase_statements)
         if "profile" in PARTS and Path(PY_SPY).exists():
             out["profile"] = attempt("booking profile", phase_profile)
+            out["profile_hot"] = attempt("booking profile hot", phase_profile_hot)
     finally:
         drop_booking_template()
     return out
