@@ -33,6 +33,7 @@ from hallq.citizens.locks import LockedCitizen, lock_citizen, lock_citizen_to_bo
 from hallq.citizens.models import Citizen, CitizenWechat, ViolationKind
 from hallq.citizens.selectors import SignedInCitizen, current_agreement_version
 from hallq.citizens.services import violation_record
+from hallq.common.db import fetch_all
 from hallq.common.errors import Conflict
 from hallq.halls.models import Hall, Service
 from hallq.notifications.models import Notification, NotificationKind
@@ -239,16 +240,14 @@ def _insert_appointment(citizen_id: int, slot: Slot, channel: str, now: datetime
     for _attempt in range(5):
         appointment.booking_code = _new_booking_code()
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [*values, appointment.booking_code])
-                row = cursor.fetchone()
+            rows = fetch_all(sql, [*values, appointment.booking_code])
         except IntegrityError as error:
             raise Conflict(
                 _("You already have an appointment for this service on that day."),
                 code="already_booked",
             ) from error
-        if row is not None:
-            appointment.pk = row[0]
+        if rows:
+            appointment.pk = rows[0][0]
             appointment._state.adding, appointment._state.db = False, connection.alias
             return appointment
     raise RuntimeError("no free booking code after 5 attempts")

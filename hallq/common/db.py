@@ -91,10 +91,16 @@ def column_value(model: type[Model], field_name: str, value: Any) -> Any:
     times as text, and an encrypted field holds its ciphertext until its field opens it. Raw
     SQL is for the hottest statements, where compiling the ORM's query costs more than the
     database's work."""
-    field = model._meta.get_field(field_name)
-    column = field.cached_col  # type: ignore[union-attr]
-    for convert in _converters_of(field):  # type: ignore[arg-type]
-        value = convert(value, column, connection)
+    db = connections[DEFAULT_DB_ALIAS]
+    per_field = _field_converters.setdefault(db, {})
+    found = per_field.get((model, field_name))
+    if found is None:
+        field = model._meta.get_field(field_name)
+        found = (field.cached_col, _converters_of(field))  # type: ignore[union-attr, arg-type]
+        per_field[(model, field_name)] = found
+    column, converters = found
+    for convert in converters:
+        value = convert(value, column, db)
     return value
 
 
@@ -105,6 +111,11 @@ def _converters_of(field: Field[Any, Any]) -> list[Any]:
         *field.get_db_converters(connection),
     ]
 
+
+# Per database connection (each thread has its own) and model and field: a column's converters.
+_field_converters: weakref.WeakKeyDictionary[
+    Any, dict[tuple[type[Model], str], tuple[Any, list[Any]]]
+] = weakref.WeakKeyDictionary()
 
 # Per database connection (each thread has its own) and model: the converters of each column.
 _converters: weakref.WeakKeyDictionary[Any, dict[type[Model], list[tuple[Any, list[Any]]]]] = (
