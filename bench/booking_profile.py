@@ -25,13 +25,13 @@ from hallq_bench import (
     APP_DIR,
     BENCH_DIR,
     DB,
-    PY_SPY,
     PYTHON,
     WORK,
     Server,
     app_env,
     event_loop_policy,
     log,
+    py_spy_record,
     summarise_profile,
 )
 
@@ -70,7 +70,7 @@ def phase_profile() -> dict[str, Any]:
     with Server(1, True, "booking-profile", **SERVER_ENV) as server:
         run_spread_wrk(2, spread_env(groups, None, 0), "booking-profile-warmup")
         drain()
-        spy = spy_on(server.workers()[0], raw)
+        spy = py_spy_record(server.workers()[0], raw, PROFILE_SECONDS)
         res = run_spread_wrk(PROFILE_SECONDS + 1, spread_env(groups, None, 1), "booking-profile")
         spy.wait(timeout=60)
     empty: dict[str, Any] = {"samples": 0, "own": [], "app_inclusive": []}
@@ -81,29 +81,6 @@ def phase_profile() -> dict[str, Any]:
         f"{summary['app_inclusive'][:6]}"
     )
     return summary
-
-
-def spy_on(pid: int, raw: Any) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            PY_SPY,
-            "record",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(int(PROFILE_SECONDS)),
-            "--rate",
-            "250",
-            "--gil",
-            "--format",
-            "raw",
-            "--output",
-            str(raw),
-            "--nonblocking",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def phase_profile_hot() -> dict[str, Any]:
@@ -118,7 +95,7 @@ def phase_profile_hot() -> dict[str, Any]:
     with Server(1, True, "booking-profile-hot", **SERVER_ENV) as server:
         asyncio.run(burst([booking_request(t, warm) for t in everyone[-300:]], 50))
         asyncio.run(burst([booking_request(t, hot) for t in everyone[: 2 * HOT_QUOTA]], 50))
-        spy = spy_on(server.workers()[0], raw)
+        spy = py_spy_record(server.workers()[0], raw, PROFILE_SECONDS)
         started = time.monotonic()
         records = asyncio.run(
             burst([booking_request(t, hot) for t in everyone[2 * HOT_QUOTA : -300]], 200)

@@ -1139,26 +1139,7 @@ async def capacity_run(
             spy = None
             if os.environ.get("BENCH_CAPACITY_PROFILE") and Path(PY_SPY).exists():
                 # Optional: where one event's fan-out to every stream spends its time.
-                spy = subprocess.Popen(
-                    [
-                        PY_SPY,
-                        "record",
-                        "--pid",
-                        str(pid),
-                        "--duration",
-                        "3",
-                        "--rate",
-                        "500",
-                        "--gil",
-                        "--format",
-                        "raw",
-                        "--nonblocking",
-                        "--output",
-                        str(WORK / f"profile-fanout-{target}.txt"),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                spy = py_spy_record(pid, WORK / f"profile-fanout-{target}.txt", 3, rate=500)
                 await asyncio.sleep(0.5)
             records = await call_loop([counters[k % len(counters)]], tokens[hall_id], 1, 1.0)
             await asyncio.sleep(3.0)
@@ -1251,6 +1232,33 @@ def phase_floor(redis_pid: int | None) -> list[dict[str, Any]]:
 # --- figure 6: profiles ------------------------------------------------------------------------------
 
 
+def py_spy_record(
+    pid: int, raw: Path, seconds: float, *, rate: int = 250, gil: bool = True
+) -> subprocess.Popen[bytes]:
+    """py-spy recording one process's raw stacks in the background for ``seconds``: with
+    ``gil`` only the samples holding the GIL (Python CPU), otherwise every thread, idle too."""
+    return subprocess.Popen(
+        [
+            PY_SPY,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            str(rate),
+            "--gil" if gil else "--idle",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(raw),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def summarise_profile(raw: Path, top: int = 18) -> dict[str, Any]:
     own: collections.Counter = collections.Counter()
     incl: collections.Counter = collections.Counter()
@@ -1294,26 +1302,7 @@ def profile_under(load: str, demo: Demo, redis_pid: int | None) -> dict[str, Any
         raw = WORK / f"profile-{load}.txt"
         # Warm up first: the first requests import modules and fill caches (one-time costs).
         run_wrk(*wrk_args, 2, env, f"profile-{load}-warmup")
-        spy = subprocess.Popen(
-            [
-                PY_SPY,
-                "record",
-                "--pid",
-                str(server.workers()[0]),
-                "--duration",
-                str(int(PROFILE_SECONDS)),
-                "--rate",
-                "250",
-                "--gil",
-                "--format",
-                "raw",
-                "--output",
-                str(raw),
-                "--nonblocking",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        spy = py_spy_record(server.workers()[0], raw, PROFILE_SECONDS)
         res = run_wrk(*wrk_args, PROFILE_SECONDS + 1, env, f"profile-{load}")
         spy.wait(timeout=60)
     summary = (

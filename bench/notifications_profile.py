@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from hallq_bench import APP_DIR, PY_SPY, WORK
+from hallq_bench import APP_DIR, PY_SPY, WORK, py_spy_record
 
 LOOPS = {"pushes": "run_queue_pushes", "delivery": "run_delivery", "sends": "sender"}
 # A loop's thread between rounds: not work.
@@ -24,27 +24,7 @@ def available() -> bool:
 
 def start(pid: int, seconds: float, tag: str) -> tuple[subprocess.Popen[bytes], Path]:
     raw = WORK / f"profile-notify-{tag}-worker.txt"
-    spy = subprocess.Popen(
-        [
-            PY_SPY,
-            "record",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(int(seconds)),
-            "--rate",
-            "200",
-            "--idle",
-            "--format",
-            "raw",
-            "--nonblocking",
-            "--output",
-            str(raw),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return spy, raw
+    return py_spy_record(pid, raw, seconds, rate=200, gil=False), raw
 
 
 def _function(frame: str) -> str:

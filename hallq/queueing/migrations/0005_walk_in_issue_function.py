@@ -14,6 +14,8 @@ this one stays as it is.
 
 from django.db import migrations
 
+from hallq.common.migration_sql import on_postgresql
+
 CREATE = r"""
 CREATE FUNCTION hallq_wait_estimate_v1(
     ahead integer, open_counters integer, idle_counters integer, service_seconds float8
@@ -87,20 +89,10 @@ DROP FUNCTION IF EXISTS hallq_wait_estimate_v1(integer, integer, integer, float8
 """
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("queueing", "0004_ticket_owner_default"),
         ("realtime", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [on_postgresql(CREATE, DROP)]

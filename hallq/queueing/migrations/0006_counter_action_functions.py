@@ -21,6 +21,8 @@ A changed function is a new one with the next version in its name, created by a 
 
 from django.db import migrations
 
+from hallq.common.migration_sql import on_postgresql
+
 CREATE = r"""
 CREATE FUNCTION hallq_next_event_seqs_v1(p_hall bigint, p_count integer) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -158,20 +160,10 @@ DROP FUNCTION IF EXISTS hallq_next_event_seqs_v1(bigint, integer);
 """
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("queueing", "0005_walk_in_issue_function"),
         ("halls", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [on_postgresql(CREATE, DROP)]

@@ -13,6 +13,8 @@ Lock order as everywhere (docs/concurrency.md): the counter, the ticket, the hal
 
 from django.db import migrations
 
+from hallq.common.migration_sql import on_postgresql
+
 CREATE = r"""
 CREATE FUNCTION hallq_counter_advance_v2(
     p_counter bigint, p_now timestamptz, p_from text, p_to text, p_kind text,
@@ -61,16 +63,6 @@ DROP FUNCTION IF EXISTS hallq_counter_advance_v2(
 """
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("queueing", "0007_waiting_priority_index"),
@@ -78,4 +70,4 @@ class Migration(migrations.Migration):
         ("realtime", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [on_postgresql(CREATE, DROP)]
