@@ -49,8 +49,7 @@ _agreement_version = Memo[int](AGREEMENT_MEMO_SECONDS, size=1)
 
 def current_agreement_version() -> int:
     """The version every citizen must have accepted (0: there is no agreement)."""
-    version = _agreement_version.get(AGREEMENT_VERSION_KEY, _shared_agreement_version)
-    return version if version is not None else _shared_agreement_version()
+    return _agreement_version.remembered(AGREEMENT_VERSION_KEY, _shared_agreement_version)
 
 
 def _shared_agreement_version() -> int:

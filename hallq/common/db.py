@@ -92,16 +92,17 @@ def column_value(model: type[Model], field_name: str, value: Any) -> Any:
     SQL is for the hottest statements, where compiling the ORM's query costs more than the
     database's work."""
     db = connections[DEFAULT_DB_ALIAS]
-    per_field = _field_converters.setdefault(db, {})
-    found = per_field.get((model, field_name))
-    if found is None:
-        field = model._meta.get_field(field_name)
-        found = (field.cached_col, _converters_of(field))  # type: ignore[union-attr, arg-type]
-        per_field[(model, field_name)] = found
-    column, converters = found
+    column, converters = _row_converters(model, db)[_field_index(model, field_name)]
     for convert in converters:
         value = convert(value, column, db)
     return value
+
+
+@functools.cache
+def _field_index(model: type[Model], field_name: str) -> int:
+    """Where a concrete field stands among its model's (``_row_converters``' order)."""
+    field = model._meta.get_field(field_name)
+    return list(model._meta.concrete_fields).index(field)  # type: ignore[arg-type]
 
 
 def _converters_of(field: Field[Any, Any]) -> list[Any]:
@@ -111,11 +112,6 @@ def _converters_of(field: Field[Any, Any]) -> list[Any]:
         *field.get_db_converters(connection),
     ]
 
-
-# Per database connection (each thread has its own) and model and field: a column's converters.
-_field_converters: weakref.WeakKeyDictionary[
-    Any, dict[tuple[type[Model], str], tuple[Any, list[Any]]]
-] = weakref.WeakKeyDictionary()
 
 # Per database connection (each thread has its own) and model: the converters of each column.
 _converters: weakref.WeakKeyDictionary[Any, dict[type[Model], list[tuple[Any, list[Any]]]]] = (

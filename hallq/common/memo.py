@@ -42,6 +42,13 @@ class Memo(Generic[V]):
                 self._entries[key] = value
         return value
 
+    def remembered(self, key: Hashable, compute: Callable[[], V]) -> V:
+        """``get`` for a ``compute`` that always answers (never None)."""
+        value = self.get(key, compute)
+        if value is None:
+            raise TypeError(f"{compute!r} answered None for {key!r}")
+        return value
+
     def forget(self, key: Hashable) -> None:
         with self._lock:
             self._entries.pop(key, None)

@@ -42,3 +42,15 @@ def redis_url() -> str:
             raise
         pytest.skip(f"Redis is not reachable at {url}")
     return url
+
+
+def prepared_plans(fragment: str) -> list[tuple[int, int]]:
+    """(generic plans, custom plans) of this connection's prepared statements whose text
+    contains ``fragment``: PostgreSQL only."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            [f"%{fragment}%"],
+        )
+        return cursor.fetchall()

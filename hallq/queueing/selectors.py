@@ -242,7 +242,7 @@ def counter_service_ids(counter_id: int) -> tuple[int, ...]:
             .values_list("service_id", flat=True)
         )
 
-    return _counter_services.get(counter_id, read) or ()
+    return _counter_services.remembered(counter_id, read)
 
 
 def counter_policy(counter: Counter) -> CounterPolicy:
@@ -355,7 +355,7 @@ _hall_capacity: Memo[dict[int, Capacity]] = Memo(CAPACITY_MEMO_SECONDS)
 
 def recent_capacity(hall_id: int) -> dict[int, Capacity]:
     """``counter_capacity`` of every service of the hall, as of at most a second ago."""
-    return _hall_capacity.get(hall_id, lambda: counter_capacity(hall_id=hall_id)) or {}
+    return _hall_capacity.remembered(hall_id, lambda: counter_capacity(hall_id=hall_id))
 
 
 def forget_capacity(hall_id: int) -> None:

@@ -57,9 +57,7 @@ def booking_rules_forget(service_id: int) -> None:
 
 def booking_rules(service_id: int) -> Rules:
     """The service's rules; the model's defaults when nobody has set any."""
-    rules = _rules.get(service_id, lambda: _shared_booking_rules(service_id))
-    # The memo never keeps None, and these rules never are.
-    return rules if rules is not None else _shared_booking_rules(service_id)
+    return _rules.remembered(service_id, lambda: _shared_booking_rules(service_id))
 
 
 def _shared_booking_rules(service_id: int) -> Rules:

@@ -7,24 +7,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from hallq.common.db import fetch_all
+from hallq.common.testing import prepared_plans
 
 pytestmark = pytest.mark.django_db
 
 ON_POSTGRESQL = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="statements are prepared on PostgreSQL only"
 )
-
-
-def prepared_plans(fragment: str) -> list[tuple[int, int]]:
-    """(generic plans, custom plans) of this connection's prepared statements whose text
-    contains ``fragment``: PostgreSQL only."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE %s",
-            [f"%{fragment}%"],
-        )
-        return cursor.fetchall()
 
 
 SQL = "SELECT n, n * 2 FROM (SELECT 20 AS n UNION ALL SELECT 21) AS numbers WHERE n >= %s"

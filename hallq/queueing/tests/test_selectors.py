@@ -9,6 +9,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hallq.common.testing import prepared_plans
 from hallq.queueing import services as queue_services
 from hallq.queueing.domain.calling import choose_next, people_ahead
 from hallq.queueing.domain.estimates import estimate_wait_seconds
@@ -206,12 +207,6 @@ def test_the_call_candidates_are_planned_once_not_at_every_call():
             per_service=4,
         )
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE %s",
-            ["%CROSS JOIN LATERAL%"],
-        )
-        ((generic, custom),) = cursor.fetchall()
+    ((generic, custom),) = prepared_plans("CROSS JOIN LATERAL")
     assert generic >= 1
     assert custom <= 5
