@@ -241,10 +241,7 @@ class RedisBus:
                 batch, self._pending = self._pending, []
                 self._sending = True
             try:
-                pipe = self._publisher.pipeline(transaction=False)
-                for message in batch:
-                    pipe.publish(f"{self.channel_prefix}{message.hall_id}", message.to_json())
-                pipe.execute()
+                self._send(batch)
             except Exception:
                 # Subscribers recover from the log at the next event or reconnect; the changes
                 # themselves are committed and must not fail because Redis is away.
@@ -255,6 +252,36 @@ class RedisBus:
                 with self._wake:
                     self._sending = False
                     self._wake.notify_all()
+
+    def _send(self, batch: list[EventMessage]) -> None:
+        """One write of every ``PUBLISH`` of the batch, then their replies. Straight on a
+        connection rather than through redis-py's pipeline, whose bookkeeping per batch cost
+        more than the commands (bench/NOTES.md). A connection found broken (Redis restarted)
+        is opened again once: what the first try may have published is published twice, and
+        subscribers pass over event numbers they have seen."""
+        from redis.exceptions import ConnectionError, TimeoutError
+
+        commands = [
+            ("PUBLISH", f"{self.channel_prefix}{message.hall_id}", message.to_json())
+            for message in batch
+        ]
+        pool = self._publisher.connection_pool
+        for attempt in (1, 2):
+            connection = pool.get_connection()
+            try:
+                connection.send_packed_command(connection.pack_commands(commands))
+                for _command in commands:
+                    connection.read_response()
+                return
+            except (ConnectionError, TimeoutError):
+                connection.disconnect()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                connection.disconnect()  # replies may be left unread on it
+                raise
+            finally:
+                pool.release(connection)
 
     def subscribe(self, hall_id: int) -> Subscription:
         loop = asyncio.get_running_loop()

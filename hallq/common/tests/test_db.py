@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -48,3 +50,28 @@ def test_with_prepared_reads_off_nothing_is_prepared(settings):
         assert fetch_all(SQL.replace("AS numbers", "AS unprepared"), [minimum])
 
     assert prepared_plans("AS unprepared") == []
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_the_hot_reads_column_types_come_as_django_reads_them():
+    """``fetch_all`` asks for binary results; every type the hot reads hold comes back as
+    Django's own (text) reading of it gives it: equal, of the same type, and times aware in
+    ``datetime.UTC`` exactly."""
+    at = datetime(2026, 2, 14, 1, 30, 15, 123456, tzinfo=UTC)
+    sql = (
+        "SELECT %s::timestamptz, %s::timestamptz AT TIME ZONE 'UTC', %s::date, %s::bigint, "
+        "%s::integer, %s::smallint, %s::boolean, %s::text, %s::varchar(20), %s::bytea, "
+        "%s::numeric(9, 6), NULL::timestamptz, NULL::bigint, "
+        "(SELECT count(*) FROM (VALUES (1), (2)) AS two (n)), EXISTS (SELECT 1)"
+    )
+    params = [at, at, at.date(), 2**40, 7, 3, True, "A001", "请到 3 号窗口", b"\x00\xff"]
+    params.append("39.904200")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        expected = cursor.fetchall()
+
+    rows = fetch_all(sql, params)
+
+    assert rows == expected
+    assert [type(value) for value in rows[0]] == [type(value) for value in expected[0]]
+    assert rows[0][0].tzinfo is expected[0][0].tzinfo is UTC
