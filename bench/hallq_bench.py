@@ -1229,6 +1229,65 @@ def phase_floor(redis_pid: int | None) -> list[dict[str, Any]]:
     return out
 
 
+# --- instructions per request (callgrind) ---------------------------------------------------------
+
+INSTRUCTION_COUNT = int(os.environ.get("BENCH_INSTRUCTION_COUNT", "100"))
+
+
+def callgrind_total(out: Path) -> int:
+    """The instructions a callgrind output file counted in all (its ``totals:`` line; its
+    ``summary:`` is 0 when instrumentation starts off)."""
+    for line in reversed(out.read_text().splitlines()):
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {out}")
+
+
+def phase_instructions(demo: Demo) -> dict[str, Any]:
+    """Instructions per call-next + start pair and per kiosk ticket, in process under callgrind
+    (bench/instructions.py): a figure the machine's speed does not move."""
+    out: dict[str, Any] = {"count": INSTRUCTION_COUNT}
+    counters = [(hall, cid) for hall, cids in demo.counters.items() for cid in cids][:30]
+    services = [(hall, sid) for hall, sids in demo.services.items() for sid, _prefix in sids]
+    for load, ids in (("calls", counters), ("issue", services)):
+        fresh_db()
+        if load == "calls":
+            preissue(demo, CALL_BACKLOG_PER_SERVICE)
+        raw = WORK / f"instructions-{load}.out"
+        raw.unlink(missing_ok=True)
+        started = time.monotonic()
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={raw}",
+            PYTHON,
+            str(BENCH_DIR / "instructions.py"),
+            "--load",
+            load,
+            "--count",
+            str(INSTRUCTION_COUNT),
+            "--credentials",
+            str(WORK / "var" / "demo-credentials.json"),
+            "--ids",
+            ",".join(f"{a}:{b}" for a, b in ids),
+        ]
+        with open(WORK / f"instructions-{load}.log", "wb") as logfile:
+            done = subprocess.run(
+                command, cwd=APP_DIR, env=app_env(), stdout=logfile, stderr=subprocess.STDOUT
+            )
+        if done.returncode != 0:
+            raise RuntimeError(f"{load}: exit {done.returncode}, see instructions-{load}.log")
+        per = callgrind_total(raw) / INSTRUCTION_COUNT
+        out[load] = per
+        log(
+            f"instructions {load}: {per / 1e6:.2f} M per "
+            f"{'call-next + start' if load == 'calls' else 'ticket'} "
+            f"({time.monotonic() - started:.0f} s under valgrind)"
+        )
+    return out
+
+
 # --- figure 6: profiles ------------------------------------------------------------------------------
 
 
@@ -1595,6 +1654,16 @@ def render(results: dict[str, Any], command: str) -> str:
             )
             + ".",
         ]
+    counted = results.get("instructions")
+    if counted:
+        lines += [
+            "",
+            "Instructions per request in process (callgrind, bench/instructions.py: the ASGI "
+            "app driven without sockets, everything but uvicorn and the kernel; machine speed "
+            f"left out, ±2 % between runs; {counted['count']} measured after 30 warm-up): "
+            f"call-next + start {counted['calls'] / 1e6:.2f} M per pair, kiosk ticket "
+            f"{counted['issue'] / 1e6:.2f} M.",
+        ]
     pg = results.get("pgbench")
     if pg:
         lines += [
@@ -1706,6 +1775,7 @@ def main() -> None:
             "latency",
             "capacity",
             "profile",
+            "instructions",
             "pgbench",
             "floor",
             "booking",
@@ -1747,6 +1817,8 @@ def main() -> None:
         results["capacity"] = attempt("capacity", phase_capacity, demo, rp)
     if "floor" in phases:
         results["floor"] = attempt("floor", phase_floor, rp)
+    if "instructions" in phases and shutil.which("valgrind"):
+        results["instructions"] = attempt("instructions", phase_instructions, demo)
     if "pgbench" in phases and shutil.which("pgbench"):
         results["pgbench"] = attempt("pgbench", phase_pgbench)
     if "profile" in phases and (shutil.which(PY_SPY) or Path(PY_SPY).exists()):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # hallq benchmarks (`make bench`): ticket issue, call-next, call→display latency over SSE, SSE
-# capacity of one process, profiles, booking (pgbench baselines, spread and hot-slot booking,
+# capacity of one process, profiles, instructions per request (valgrind's callgrind, in process:
+# a figure this machine kind's varying speed does not move), booking (pgbench baselines, spread and hot-slot booking,
 # availability; `bash bench/booking.sh` runs only that) and notifications (call → WeChat message
 # latency, delivery throughput, a hall at peak, against hallq's WeChat stand-in;
 # `bash bench/notifications.sh` runs only that). About 20 minutes; every load is bounded in
@@ -8,7 +9,7 @@
 # bench/RESULTS.md.
 #
 # Needs: the project's venv (.venv), PostgreSQL on 127.0.0.1:5432 (trust auth, user postgres).
-# Installs if missing: wrk (apt), py-spy (PyPI, into a separate tools venv, not the project's).
+# Installs if missing: wrk and valgrind (apt), py-spy (PyPI, into a separate tools venv, not the project's).
 # Uses its own databases (hallq_bench_tpl, hallq_bench, and for booking hallq_bench_tpl_booking
 # and hallq_bench_pgbench: dropped and recreated every run), a
 # private redis-server on 127.0.0.1:6391 when redis-server is installed (otherwise db 15 of the
@@ -19,7 +20,8 @@
 # BENCH_PROCESSES (1,2,3), BENCH_ISSUE_SECONDS (15), BENCH_CALL_SECONDS (10), BENCH_CALL_BACKLOG
 # (1000 waiting tickets per service before the calls),
 # BENCH_LATENCY_PROCESSES (1,2), BENCH_LATENCY_RATE (5 calls/s), BENCH_LATENCY_CALLS (200),
-# BENCH_CAPACITY_STEPS (1000,2000,5000,10000), BENCH_PORT (18200), BENCH_WORK (/tmp/hallq-bench);
+# BENCH_CAPACITY_STEPS (1000,2000,5000,10000), BENCH_INSTRUCTION_COUNT (100 requests counted),
+# BENCH_PORT (18200), BENCH_WORK (/tmp/hallq-bench);
 # booking: BENCH_BOOKING_PARTS (pgbench,spread,hot,availability,profile), BENCH_BOOKING_PROCESSES
 # (1,2), BENCH_BOOKING_SECONDS (20), BENCH_PGBENCH_SECONDS (20),
 # BENCH_BOOKING_AVAILABILITY_SECONDS (10), BENCH_BOOKING_HOT_ATTEMPTS (5000),
@@ -29,8 +31,8 @@
 # BENCH_NOTIFY_PEAK_SECONDS (60), BENCH_NOTIFY_PEAK_WORKERS (2), BENCH_SANDBOX_PORT (18290; the
 # WeChat stand-in), more in bench/hallq_notifications.py; BENCH_DB / BENCH_TEMPLATE_DB rename
 # the databases; BENCH_TIMEOUT (1800 s for the whole run).
-# Arguments: the phases to run (issue calls latency capacity floor pgbench profile booking
-# notifications; default all).
+# Arguments: the phases to run (issue calls latency capacity floor pgbench profile instructions
+# booking notifications; default all).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -63,6 +65,7 @@ apt_install() {
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 command -v pgbench >/dev/null 2>&1 || apt_install postgresql-contrib || echo "bench: no pgbench; that phase is skipped"
 command -v psql >/dev/null 2>&1 || apt_install postgresql-client || true
+command -v valgrind >/dev/null 2>&1 || apt_install valgrind || echo "bench: no valgrind; the instructions phase is skipped"
 
 PY_SPY=$TOOLS/bin/py-spy
 if [ ! -x "$PY_SPY" ]; then

@@ -211,6 +211,7 @@ class RedisBus:
         self._pending: list[EventMessage] = []
         self._sending = False
         self._sender: threading.Thread | None = None
+        self._connection: Any = None  # the sender thread's (redis.connection.Connection)
 
     def publish(self, message: EventMessage) -> None:
         self.publish_all([message])
@@ -254,34 +255,34 @@ class RedisBus:
                     self._wake.notify_all()
 
     def _send(self, batch: list[EventMessage]) -> None:
-        """One write of every ``PUBLISH`` of the batch, then their replies. Straight on a
-        connection rather than through redis-py's pipeline, whose bookkeeping per batch cost
-        more than the commands (bench/NOTES.md). A connection found broken (Redis restarted)
-        is opened again once: what the first try may have published is published twice, and
-        subscribers pass over event numbers they have seen."""
+        """One write of every ``PUBLISH`` of the batch, then their replies, on the sender
+        thread's own connection: straight, rather than through redis-py's pipeline and its
+        connection pool, whose bookkeeping per batch cost more than the commands
+        (bench/NOTES.md). A connection found broken (Redis restarted) is opened again once:
+        what the first try may have published is published twice, and subscribers pass over
+        event numbers they have seen."""
         from redis.exceptions import ConnectionError, TimeoutError
 
         commands = [
             ("PUBLISH", f"{self.channel_prefix}{message.hall_id}", message.to_json())
             for message in batch
         ]
-        pool = self._publisher.connection_pool
+        if self._connection is None:
+            self._connection = self._publisher.connection_pool.make_connection()
+        connection = self._connection
         for attempt in (1, 2):
-            connection = pool.get_connection()
             try:
                 connection.send_packed_command(connection.pack_commands(commands))
                 for _command in commands:
                     connection.read_response()
                 return
             except (ConnectionError, TimeoutError):
-                connection.disconnect()
+                connection.disconnect()  # the next command connects again
                 if attempt == 2:
                     raise
             except BaseException:
                 connection.disconnect()  # replies may be left unread on it
                 raise
-            finally:
-                pool.release(connection)
 
     def subscribe(self, hall_id: int) -> Subscription:
         loop = asyncio.get_running_loop()

@@ -59,3 +59,30 @@ def test_with_redis_away_publishing_fails_nothing(settings, caplog):
 
     assert bus.flush(timeout=10)
     assert "could not publish events [(1, 1), (1, 2)] to Redis" in caplog.text
+
+
+def test_a_connection_redis_closed_is_opened_again_and_nothing_is_lost(settings):
+    settings.HALLQ_REDIS_PREFIX = f"test-{uuid.uuid4().hex}"
+    url = redis_url()
+    bus = RedisBus(url)
+    admin = redis.Redis.from_url(url)
+    listener = admin.pubsub(ignore_subscribe_messages=True)
+    listener.psubscribe(f"{bus.channel_prefix}*")
+    while listener.get_message(timeout=1) is not None:
+        pass
+    bus.publish_all([message(1, 1)])
+    assert bus.flush(timeout=10)
+    host, port = bus._connection._sock.getsockname()[:2]
+    admin.client_kill(f"{host}:{port}")  # as a Redis restart would leave it
+
+    bus.publish_all([message(1, 2), message(1, 3)])
+
+    assert bus.flush(timeout=10)
+    seqs: list[int] = []
+    deadline = time.monotonic() + 10
+    while len(seqs) < 3 and time.monotonic() < deadline:
+        raw = listener.get_message(timeout=1)
+        if raw is not None:
+            seqs.append(json.loads(raw["data"])["seq"])
+    listener.close()
+    assert seqs == [1, 2, 3]

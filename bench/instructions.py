@@ -1,0 +1,175 @@
+"""Instructions per request, counted by valgrind's callgrind: the machine's speed left out.
+
+This machine kind's speed varies by a factor of two to four between sessions and by 10-20 %
+within one (bench/NOTES.md), so a change worth a few percent of CPU cannot be seen in a
+throughput figure. An instruction count can: the same code on the same data executes nearly the
+same instructions on a fast machine and a slow one, loaded or not (±2 % between runs here).
+
+Run by ``hallq_bench.py``'s ``instructions`` phase, under
+``valgrind --tool=callgrind --instr-atstart=no``, in the app's directory with the bench's
+environment (its database, with waiting tickets already issued). It drives the ASGI application
+in this process, without sockets: ``SyncChainASGIHandler`` and its request thread, Django's
+middleware, django-ninja, the services, psycopg and the Redis sender — everything but uvicorn's
+HTTP parsing and the kernel. Instrumentation is switched on (``callgrind_control -i on``) only
+around the measured requests, after warm-up ones; the phase divides the total by their number.
+
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=OUT \
+        python bench/instructions.py --load calls --count 100 --warm 30 --credentials FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.getcwd())  # the app tree the bench runs (not the venv's editable install)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from config.asgi import application
+
+
+async def request(
+    method: str, path: str, token: str | None = None, body: bytes = b""
+) -> tuple[int, bytes]:
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    received = False
+    answer: dict[str, Any] = {"body": b""}
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the client never goes away
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    await application(scope, receive, send)
+    return answer["status"], answer["body"]
+
+
+async def expect(status: int, method: str, path: str, token: str | None, body: bytes = b"") -> None:
+    got, answer = await request(method, path, token, body)
+    if got != status:
+        raise SystemExit(f"{method} {path}: {got} {answer[:300]!r}")
+
+
+async def staff_tokens(credentials: dict[str, Any]) -> dict[int, str]:
+    tokens = {}
+    for hall in credentials["halls"]:
+        body = json.dumps(hall["staff"][0]).encode()
+        status, answer = await request("POST", "/api/v1/auth/token", body=body)
+        if status != 200:
+            raise SystemExit(f"sign-in: {status} {answer[:300]!r}")
+        tokens[hall["id"]] = json.loads(answer)["token"]
+    return tokens
+
+
+async def calls(
+    credentials: dict[str, Any], counters: list[tuple[int, int]]
+) -> Callable[[], Awaitable[None]]:
+    """One call-next (which finishes the ticket being served) and its start, counter after
+    counter: the call-next bench's loop."""
+    tokens = await staff_tokens(credentials)
+    plan = [(counter, tokens[hall]) for hall, counter in counters]
+    for counter, token in plan:
+        await expect(200, "POST", f"/api/v1/counters/{counter}/open", token)
+    turn = 0
+
+    async def one() -> None:
+        nonlocal turn
+        counter, token = plan[turn % len(plan)]
+        turn += 1
+        await expect(200, "POST", f"/api/v1/counters/{counter}/call-next", token)
+        await expect(200, "POST", f"/api/v1/counters/{counter}/start", token)
+
+    return one
+
+
+async def issue(
+    credentials: dict[str, Any], services: list[tuple[int, int]]
+) -> Callable[[], Awaitable[None]]:
+    """One kiosk ticket, service after service: the issue bench's request."""
+    kiosks = {hall["id"]: hall["kiosk_token"] for hall in credentials["halls"]}
+    turn = 0
+
+    async def one() -> None:
+        nonlocal turn
+        hall, service = services[turn % len(services)]
+        turn += 1
+        body = json.dumps({"service_id": service, "channel": "kiosk"}).encode()
+        await expect(201, "POST", f"/api/v1/halls/{hall}/tickets", kiosks[hall], body)
+
+    return one
+
+
+def instrumentation(on: bool) -> None:
+    subprocess.run(
+        ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
+        check=True,
+        capture_output=True,
+    )
+
+
+async def main(arguments: argparse.Namespace) -> None:
+    credentials = json.loads(Path(arguments.credentials).read_text())
+    pairs = [tuple(map(int, item.split(":"))) for item in arguments.ids.split(",")]
+    make = calls if arguments.load == "calls" else issue
+    one = await make(credentials, pairs)  # type: ignore[arg-type]
+    for _ in range(arguments.warm):
+        await one()
+    instrumentation(True)
+    for _ in range(arguments.count):
+        await one()
+    instrumentation(False)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--load", choices=["calls", "issue"], required=True)
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--warm", type=int, default=30)
+    parser.add_argument("--credentials", required=True)
+    parser.add_argument(
+        "--ids", required=True, help="hall:counter (calls) or hall:service (issue), comma-separated"
+    )
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main(parser.parse_args()))
+    os._exit(0)  # the Redis sender and the request threads are daemons; skip their teardown
