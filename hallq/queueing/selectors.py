@@ -206,18 +206,22 @@ def counter_at_work(counter_id: int) -> tuple[Counter, Ticket | None]:
     and without a lock: what a counter action decides on before a function checks, under the
     counter's lock, that none of it changed (migration 0006). Raw SQL with the hall from this
     process's memo: the ORM's compiling of the read cost more than the database's work."""
+    rows = fetch_all(_counter_at_work_text(), [counter_id])
+    if not rows:
+        raise Counter.DoesNotExist(f"No counter {counter_id}.")
+    return counter_and_ticket(rows[0])
+
+
+@functools.cache
+def _counter_at_work_text() -> str:
     active = ", ".join(f"'{state.value}'" for state in ACTIVE_AT_COUNTER)
-    sql = (
+    return (
         f"SELECT {columns_of(Counter, 'counter')}, {columns_of(Ticket, 'ticket')} "  # noqa: S608
         f"FROM {Counter._meta.db_table} AS counter "
         f"LEFT JOIN {Ticket._meta.db_table} AS ticket "
         f"ON ticket.counter_id = counter.id AND ticket.state IN ({active}) "
         "WHERE counter.id = %s::bigint"
     )
-    rows = fetch_all(sql, [counter_id])
-    if not rows:
-        raise Counter.DoesNotExist(f"No counter {counter_id}.")
-    return counter_and_ticket(rows[0])
 
 
 def counter_and_ticket(row: Sequence[Any]) -> tuple[Counter, Ticket | None]:
