@@ -218,7 +218,7 @@ class RedisBus:
 
     def publish_all(self, messages: Sequence[EventMessage]) -> None:
         """Hand the messages to this process's sender thread, which sends whatever has gathered
-        in one pipeline (one round trip to Redis for many requests' events, in their order), so
+        in one write (one round trip to Redis for many requests' events, in their order), so
         that no request waits for Redis."""
         with self._wake:
             self._pending.extend(messages)
