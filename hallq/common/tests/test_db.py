@@ -15,7 +15,8 @@ from hallq.common.testing import prepared_plans
 pytestmark = pytest.mark.django_db
 
 ON_POSTGRESQL = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="statements are prepared on PostgreSQL only"
+    connection.vendor != "postgresql",
+    reason="statements are prepared, and their results read in binary, on PostgreSQL only",
 )
 
 
