@@ -33,7 +33,7 @@ SLOT_GROUPS_FILE = WORK / "booking-slots.txt"
 CITIZENS = int(os.environ.get("BENCH_BOOKING_CITIZENS", "20000"))
 PROCESS_COUNTS = [int(x) for x in os.environ.get("BENCH_BOOKING_PROCESSES", "1,2").split(",")]
 PARTS = os.environ.get(
-    "BENCH_BOOKING_PARTS", "pgbench,spread,hot,availability,statements,profile"
+    "BENCH_BOOKING_PARTS", "pgbench,spread,hot,availability,statements,instructions,profile"
 ).split(",")
 SPREAD_SLOTS = 2000
 SPREAD_DAYS = 7

@@ -25,10 +25,12 @@ from hallq_bench import (
     APP_DIR,
     BENCH_DIR,
     DB,
+    INSTRUCTION_COUNT,
     PYTHON,
     WORK,
     Server,
     app_env,
+    callgrind_per_request,
     event_loop_policy,
     log,
     py_spy_record,
@@ -36,6 +38,35 @@ from hallq_bench import (
 )
 
 PROFILE_SECONDS = float(os.environ.get("BENCH_PROFILE_SECONDS", "10"))
+
+
+def phase_instructions() -> dict[str, Any]:
+    """Instructions per booking and per answer "full", in process under callgrind
+    (bench/instructions.py, as hallq_bench's ``instructions`` phase): a figure the machine's
+    speed does not move. Bookings by 130 citizens of the warm-up slot (room for 600), then the
+    hot slot booked full and 130 more citizens asking for it."""
+    fresh_booking_db()
+    hot, warm = add_hot_slots()
+    everyone = tokens()
+    count, warm_up = INSTRUCTION_COUNT, 30
+    out: dict[str, Any] = {"count": count}
+    for load, slot, quota, citizens in (
+        ("book", warm, 0, everyone[: count + warm_up]),
+        ("full", hot, HOT_QUOTA, everyone[-(HOT_QUOTA + count + warm_up) :]),
+    ):
+        listed = WORK / f"instructions-{load}-tokens.txt"
+        listed.write_text("\n".join(citizens) + "\n")
+        arguments = ["--load", load, "--count", str(count), "--warm", str(warm_up)]
+        arguments += ["--tokens", str(listed), "--slot", str(slot), "--quota", str(quota)]
+        started = time.monotonic()
+        out[load] = callgrind_per_request(
+            load, arguments, app_env(DB, redis=True, **SERVER_ENV), count
+        )
+        log(
+            f"RESULT booking_instructions {load}={out[load] / 1e6:.2f}M "
+            f"({time.monotonic() - started:.0f} s under valgrind)"
+        )
+    return out
 
 
 def phase_statements() -> dict[str, Any]:

@@ -123,6 +123,14 @@ def detail_lines(b: dict[str, Any]) -> list[str]:
             f"{AVAILABILITY_HALL}'s week of availability {statements['availability']} "
             f"({statements['availability_bytes']:,} bytes; most repeated: {repeated}).",
         ]
+    counted = b.get("instructions")
+    if counted:
+        lines += [
+            "",
+            "Instructions per request in process (callgrind, bench/instructions.py; machine "
+            f'speed left out): a booking {counted["book"] / 1e6:.2f} M, an answer "full" '
+            f"{counted['full'] / 1e6:.2f} M ({counted['count']} each, every one another citizen).",
+        ]
     for key, load, unit in (
         ("profile", "the spread booking load", "bookings"),
         ("profile_hot", 'a hot slot\'s losers (every answer "full")', "answers"),

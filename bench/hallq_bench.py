@@ -1243,6 +1243,31 @@ def callgrind_total(out: Path) -> int:
     raise RuntimeError(f"no totals in {out}")
 
 
+def callgrind_per_request(
+    load: str, arguments: list[str], env: dict[str, str], count: int
+) -> float:
+    """bench/instructions.py under callgrind with ``arguments``: its instructions per measured
+    request."""
+    raw = WORK / f"instructions-{load}.out"
+    raw.unlink(missing_ok=True)
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={raw}",
+        PYTHON,
+        str(BENCH_DIR / "instructions.py"),
+        *arguments,
+    ]
+    with open(WORK / f"instructions-{load}.log", "wb") as logfile:
+        done = subprocess.run(
+            command, cwd=APP_DIR, env=env, stdout=logfile, stderr=subprocess.STDOUT
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"{load}: exit {done.returncode}, see instructions-{load}.log")
+    return callgrind_total(raw) / count
+
+
 def phase_instructions(demo: Demo) -> dict[str, Any]:
     """Instructions per call-next + start pair and per kiosk ticket, in process under callgrind
     (bench/instructions.py): a figure the machine's speed does not move."""
@@ -1253,32 +1278,11 @@ def phase_instructions(demo: Demo) -> dict[str, Any]:
         fresh_db()
         if load == "calls":
             preissue(demo, CALL_BACKLOG_PER_SERVICE)
-        raw = WORK / f"instructions-{load}.out"
-        raw.unlink(missing_ok=True)
         started = time.monotonic()
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--instr-atstart=no",
-            f"--callgrind-out-file={raw}",
-            PYTHON,
-            str(BENCH_DIR / "instructions.py"),
-            "--load",
-            load,
-            "--count",
-            str(INSTRUCTION_COUNT),
-            "--credentials",
-            str(WORK / "var" / "demo-credentials.json"),
-            "--ids",
-            ",".join(f"{a}:{b}" for a, b in ids),
-        ]
-        with open(WORK / f"instructions-{load}.log", "wb") as logfile:
-            done = subprocess.run(
-                command, cwd=APP_DIR, env=app_env(), stdout=logfile, stderr=subprocess.STDOUT
-            )
-        if done.returncode != 0:
-            raise RuntimeError(f"{load}: exit {done.returncode}, see instructions-{load}.log")
-        per = callgrind_total(raw) / INSTRUCTION_COUNT
+        arguments = ["--load", load, "--count", str(INSTRUCTION_COUNT)]
+        arguments += ["--credentials", str(WORK / "var" / "demo-credentials.json")]
+        arguments += ["--ids", ",".join(f"{a}:{b}" for a, b in ids)]
+        per = callgrind_per_request(load, arguments, app_env(), INSTRUCTION_COUNT)
         out[load] = per
         log(
             f"instructions {load}: {per / 1e6:.2f} M per "

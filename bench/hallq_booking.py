@@ -25,6 +25,7 @@ template database with 20,000 registered citizens and their tokens (booking_data
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,12 @@ from booking_data import (
 )
 from booking_load import phase_availability, phase_hot, phase_spread
 from booking_pgbench import phase_pgbench
-from booking_profile import phase_profile, phase_profile_hot, phase_statements
+from booking_profile import (
+    phase_instructions,
+    phase_profile,
+    phase_profile_hot,
+    phase_statements,
+)
 from booking_report import detail_lines, summary_rows
 from hallq_bench import PY_SPY
 
@@ -67,6 +73,8 @@ def run(redis_pid: int | None, attempt: Any) -> dict[str, Any]:
                 ]
         if "statements" in PARTS:
             out["statements"] = attempt("booking statements", phase_statements)
+        if "instructions" in PARTS and shutil.which("valgrind"):
+            out["instructions"] = attempt("booking instructions", phase_instructions)
         if "profile" in PARTS and Path(PY_SPY).exists():
             out["profile"] = attempt("booking profile", phase_profile)
             out["profile_hot"] = attempt("booking profile hot", phase_profile_hot)

@@ -13,6 +13,12 @@ middleware, django-ninja, the services, psycopg and the Redis sender — everyth
 HTTP parsing and the kernel. Instrumentation is switched on (``callgrind_control -i on``) only
 around the measured requests, after warm-up ones; the phase divides the total by their number.
 
+Loads: ``calls`` (a call-next, which finishes the ticket being served, and its start) and
+``issue`` (a kiosk ticket), run by ``hallq_bench.py``'s phase; ``book`` (a citizen books a place
+of a slot with room, each request another citizen) and ``full`` (a hot slot's quota booked
+first, then each request another citizen told "full"), run by the booking part
+``instructions`` (bench/booking_profile.py) on the booking bench's database.
+
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=OUT \
         python bench/instructions.py --load calls --count 100 --warm 30 --credentials FILE
 """
@@ -135,6 +141,23 @@ async def issue(
     return one
 
 
+async def bookings(
+    tokens: list[str], slot: int, status: int, first: int = 0
+) -> Callable[[], Awaitable[None]]:
+    """One booking of ``slot`` by the next citizen (their tokens in order), expecting
+    ``status``: 201 for a slot with room, 409 ("full") for a slot whose places are all taken."""
+    turn = first
+    body = json.dumps({"slot_id": slot}).encode()
+
+    async def one() -> None:
+        nonlocal turn
+        token = tokens[turn]
+        turn += 1
+        await expect(status, "POST", "/api/v1/appointments", token, body)
+
+    return one
+
+
 def instrumentation(on: bool) -> None:
     subprocess.run(
         ["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
@@ -144,10 +167,20 @@ def instrumentation(on: bool) -> None:
 
 
 async def main(arguments: argparse.Namespace) -> None:
-    credentials = json.loads(Path(arguments.credentials).read_text())
-    pairs = [tuple(map(int, item.split(":"))) for item in arguments.ids.split(",")]
-    make = calls if arguments.load == "calls" else issue
-    one = await make(credentials, pairs)  # type: ignore[arg-type]
+    if arguments.load in ("book", "full"):
+        tokens = Path(arguments.tokens).read_text().split()
+        if arguments.load == "full":
+            fill = await bookings(tokens, arguments.slot, 201)
+            for _ in range(arguments.quota):
+                await fill()
+        first = arguments.quota if arguments.load == "full" else 0
+        status = 409 if arguments.load == "full" else 201
+        one = await bookings(tokens, arguments.slot, status, first)
+    else:
+        credentials = json.loads(Path(arguments.credentials).read_text())
+        pairs = [tuple(map(int, item.split(":"))) for item in arguments.ids.split(",")]
+        make = calls if arguments.load == "calls" else issue
+        one = await make(credentials, pairs)  # type: ignore[arg-type]
     for _ in range(arguments.warm):
         await one()
     instrumentation(True)
@@ -158,13 +191,14 @@ async def main(arguments: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--load", choices=["calls", "issue"], required=True)
+    parser.add_argument("--load", choices=["calls", "issue", "book", "full"], required=True)
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--warm", type=int, default=30)
-    parser.add_argument("--credentials", required=True)
-    parser.add_argument(
-        "--ids", required=True, help="hall:counter (calls) or hall:service (issue), comma-separated"
-    )
+    parser.add_argument("--credentials", help="calls, issue: the demo's credentials file")
+    parser.add_argument("--ids", help="calls: hall:counter, issue: hall:service, comma-separated")
+    parser.add_argument("--tokens", help="book, full: citizens' tokens, one a line")
+    parser.add_argument("--slot", type=int, help="book, full: the slot asked for")
+    parser.add_argument("--quota", type=int, default=0, help="full: the slot's places")
     try:
         import uvloop
 
