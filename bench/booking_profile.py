@@ -26,6 +26,7 @@ from hallq_bench import (
     BENCH_DIR,
     DB,
     INSTRUCTION_COUNT,
+    INSTRUCTION_WARM_UP,
     PYTHON,
     WORK,
     Server,
@@ -43,12 +44,12 @@ PROFILE_SECONDS = float(os.environ.get("BENCH_PROFILE_SECONDS", "10"))
 def phase_instructions() -> dict[str, Any]:
     """Instructions per booking and per answer "full", in process under callgrind
     (bench/instructions.py, as hallq_bench's ``instructions`` phase): a figure the machine's
-    speed does not move. Bookings by 130 citizens of the warm-up slot (room for 600), then the
-    hot slot booked full and 130 more citizens asking for it."""
+    speed does not move. Bookings of the warm-up slot (room for 600), each by another citizen,
+    then the hot slot booked full and as many more citizens asking for it."""
     fresh_booking_db()
     hot, warm = add_hot_slots()
     everyone = tokens()
-    count, warm_up = INSTRUCTION_COUNT, 30
+    count, warm_up = INSTRUCTION_COUNT, INSTRUCTION_WARM_UP
     out: dict[str, Any] = {"count": count}
     for load, slot, quota, citizens in (
         ("book", warm, 0, everyone[: count + warm_up]),

@@ -1232,6 +1232,7 @@ def phase_floor(redis_pid: int | None) -> list[dict[str, Any]]:
 # --- instructions per request (callgrind) ---------------------------------------------------------
 
 INSTRUCTION_COUNT = int(os.environ.get("BENCH_INSTRUCTION_COUNT", "100"))
+INSTRUCTION_WARM_UP = 30  # requests before the counted ones (memos, prepared statements filled)
 
 
 def callgrind_total(out: Path) -> int:
@@ -1280,6 +1281,7 @@ def phase_instructions(demo: Demo) -> dict[str, Any]:
             preissue(demo, CALL_BACKLOG_PER_SERVICE)
         started = time.monotonic()
         arguments = ["--load", load, "--count", str(INSTRUCTION_COUNT)]
+        arguments += ["--warm", str(INSTRUCTION_WARM_UP)]
         arguments += ["--credentials", str(WORK / "var" / "demo-credentials.json")]
         arguments += ["--ids", ",".join(f"{a}:{b}" for a, b in ids)]
         per = callgrind_per_request(load, arguments, app_env(), INSTRUCTION_COUNT)
@@ -1664,7 +1666,8 @@ def render(results: dict[str, Any], command: str) -> str:
             "",
             "Instructions per request in process (callgrind, bench/instructions.py: the ASGI "
             "app driven without sockets, everything but uvicorn and the kernel; machine speed "
-            f"left out, ±2 % between runs; {counted['count']} measured after 30 warm-up): "
+            f"left out, ±2 % between runs; {counted['count']} measured after "
+            f"{INSTRUCTION_WARM_UP} warm-up): "
             f"call-next + start {counted['calls'] / 1e6:.2f} M per pair, kiosk ticket "
             f"{counted['issue'] / 1e6:.2f} M.",
         ]

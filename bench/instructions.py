@@ -167,15 +167,15 @@ def instrumentation(on: bool) -> None:
 
 
 async def main(arguments: argparse.Namespace) -> None:
-    if arguments.load in ("book", "full"):
+    if arguments.load == "book":
         tokens = Path(arguments.tokens).read_text().split()
-        if arguments.load == "full":
-            fill = await bookings(tokens, arguments.slot, 201)
-            for _ in range(arguments.quota):
-                await fill()
-        first = arguments.quota if arguments.load == "full" else 0
-        status = 409 if arguments.load == "full" else 201
-        one = await bookings(tokens, arguments.slot, status, first)
+        one = await bookings(tokens, arguments.slot, 201)
+    elif arguments.load == "full":
+        tokens = Path(arguments.tokens).read_text().split()
+        fill = await bookings(tokens, arguments.slot, 201)
+        for _ in range(arguments.quota):
+            await fill()
+        one = await bookings(tokens, arguments.slot, 409, first=arguments.quota)
     else:
         credentials = json.loads(Path(arguments.credentials).read_text())
         pairs = [tuple(map(int, item.split(":"))) for item in arguments.ids.split(",")]
@@ -193,7 +193,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--load", choices=["calls", "issue", "book", "full"], required=True)
     parser.add_argument("--count", type=int, default=100)
-    parser.add_argument("--warm", type=int, default=30)
+    parser.add_argument("--warm", type=int, required=True)
     parser.add_argument("--credentials", help="calls, issue: the demo's credentials file")
     parser.add_argument("--ids", help="calls: hall:counter, issue: hall:service, comma-separated")
     parser.add_argument("--tokens", help="book, full: citizens' tokens, one a line")

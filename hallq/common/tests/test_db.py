@@ -66,8 +66,8 @@ def test_on_postgresql_the_hot_reads_column_types_come_as_django_reads_them():
         "%s::numeric(9, 6), NULL::timestamptz, NULL::bigint, "
         "(SELECT count(*) FROM (VALUES (1), (2)) AS two (n)), EXISTS (SELECT 1)"
     )
-    params: list[Any] = [at, at, at.date(), 2**40, 7, 3, True, "A001", "请到 3 号窗口", b"\x00\xff"]
-    params.append("39.904200")
+    params: list[Any] = [at, at, at.date(), 2**40, 7, 3, True, "A001", "请到 3 号窗口"]
+    params += [b"\x00\xff", "39.904200"]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         expected = cursor.fetchall()
