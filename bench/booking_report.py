@@ -127,8 +127,9 @@ def detail_lines(b: dict[str, Any]) -> list[str]:
     if counted:
         lines += [
             "",
-            "Instructions per request in process (callgrind, bench/instructions.py; machine "
-            f'speed left out): a booking {counted["book"] / 1e6:.2f} M, an answer "full" '
+            "Instructions per request in process (callgrind, bench/instructions.py; the memos "
+            "kept as at full load, machine speed left out): a booking "
+            f'{counted["book"] / 1e6:.2f} M, an answer "full" '
             f"{counted['full'] / 1e6:.2f} M ({counted['count']} each, every one another citizen).",
         ]
     for key, load, unit in (

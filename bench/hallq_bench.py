@@ -1665,9 +1665,9 @@ def render(results: dict[str, Any], command: str) -> str:
         lines += [
             "",
             "Instructions per request in process (callgrind, bench/instructions.py: the ASGI "
-            "app driven without sockets, everything but uvicorn and the kernel; machine speed "
-            f"left out, ±2 % between runs; {counted['count']} measured after "
-            f"{INSTRUCTION_WARM_UP} warm-up): "
+            "app driven without sockets, everything but uvicorn and the kernel; the memos "
+            "kept as at full load; machine speed left out, ±0.2 % between runs; "
+            f"{counted['count']} measured after {INSTRUCTION_WARM_UP} warm-up): "
             f"call-next + start {counted['calls'] / 1e6:.2f} M per pair, kiosk ticket "
             f"{counted['issue'] / 1e6:.2f} M.",
         ]
