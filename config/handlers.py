@@ -28,25 +28,49 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.db import connections
 from django.http import HttpResponseBase
 from django.urls import set_script_prefix
+
+from hallq.common.db import keep_connection_between_requests
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
+# Every set of request threads made in this process (one in service; tests make more), kept so
+# that their connections can be given back (``release_held_connections``): a set dropped while
+# its threads held connections would leave them open until the collector found them.
+_every_threads: list[_Threads] = []
+
+
 class _Threads:
     """A fixed set of single-thread executors: each request runs wholly on one thread (Django's
-    database connections belong to threads) and threads with their pooled connections are reused
-    instead of created per request. The least busy one takes the next request."""
+    database connections belong to threads) and threads are reused instead of created per
+    request, each keeping its PostgreSQL connection between requests for
+    ``HALLQ_DB_HOLD_SECONDS`` (hallq.common.postgresql). The least busy one takes the next
+    request."""
 
     def __init__(self, count: int) -> None:
+        hold = settings.HALLQ_DB_HOLD_SECONDS
         self.executors = [
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hallq-request-{index}")
+            ThreadPoolExecutor(
+                max_workers=1,
+                thread_name_prefix=f"hallq-request-{index}",
+                initializer=keep_connection_between_requests,
+                initargs=(hold,),
+            )
             for index in range(count)
         ]
         self.in_use = [0] * count
+        _every_threads.append(self)
+
+    def release_connections(self) -> None:
+        """Give back the connections the threads keep (run on each thread: a connection
+        belongs to its thread)."""
+        for executor in self.executors:
+            executor.submit(connections.close_all).result()
 
     def pick(self) -> int:
         index = min(range(len(self.in_use)), key=self.in_use.__getitem__)
@@ -113,7 +137,8 @@ class SyncChainASGIHandler(ASGIHandler):
                 # Not expected here (``route`` sends streaming views elsewhere): drain it.
                 content = b"".join(response)
                 response.streaming_content = [content]  # type: ignore[attr-defined]
-            response.close()  # request_finished: database connections go back to the pool
+            # request_finished: a connection goes back to the pool once its hold is over
+            response.close()
             return response
         finally:
             body.close()
@@ -136,3 +161,10 @@ def route(
 
 def threads() -> _Threads:
     return _Threads(settings.HALLQ_REQUEST_THREADS)
+
+
+def release_held_connections() -> None:
+    """Give back every connection the request threads of this process keep: for the tests,
+    before the test database is dropped (a process that exits ends its connections anyway)."""
+    for each in _every_threads:
+        each.release_connections()

@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("HALLQ_VAR_DIR", BASE_DIR / "var"))
@@ -112,6 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-hallq.sqlite3")}
 else:
+    # Django's backend, with request threads keeping their pooled connection between requests
+    # (HALLQ_DB_HOLD_SECONDS below; docs/decisions/0007).
+    DATABASES["default"]["ENGINE"] = "hallq.common.postgresql"
     DATABASES["default"]["OPTIONS"] = {
         # Statements are prepared only where the code asks (hallq.common.db.fetch_all, for the
         # hottest reads); psycopg's "None" would refuse even those, and Django's client-side
@@ -184,6 +188,18 @@ HALLQ_SSE_KEEPALIVE_SECONDS = float(os.environ.get("HALLQ_SSE_KEEPALIVE_SECONDS"
 HALLQ_INPROCESS_WORKER = _env_bool("HALLQ_INPROCESS_WORKER", False)
 # Threads per web process that run requests' synchronous parts (database work).
 HALLQ_REQUEST_THREADS = int(os.environ.get("HALLQ_REQUEST_THREADS", "8"))
+# How long each of them keeps its PostgreSQL connection from the pool between requests before
+# giving it back (docs/decisions/0007); 0: after every request. The pool must have room beyond
+# them for the streams' reads and the workers.
+HALLQ_DB_HOLD_SECONDS = float(os.environ.get("HALLQ_DB_HOLD_SECONDS", "60"))
+_pool_max = DATABASES["default"]["OPTIONS"].get("pool", {}).get("max_size")
+if HALLQ_DB_HOLD_SECONDS > 0 and _pool_max is not None and _pool_max <= HALLQ_REQUEST_THREADS:
+    raise ImproperlyConfigured(
+        f"HALLQ_REQUEST_THREADS ({HALLQ_REQUEST_THREADS}) must be below HALLQ_DB_POOL_MAX "
+        f"({_pool_max}): each request thread keeps a connection for HALLQ_DB_HOLD_SECONDS, and "
+        "the streams' reads and the workers need the rest. Raise the pool, lower the threads, "
+        "or set HALLQ_DB_HOLD_SECONDS=0."
+    )
 # The hottest reads as prepared statements of their connection (hallq.common.db.fetch_all;
 # docs/decisions/0006). Off ("0") behind a pooler in transaction mode that cannot keep them.
 HALLQ_PREPARED_READS = os.environ.get("HALLQ_PREPARED_READS", "1") != "0"

@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db import connection, connections
 from django.test import Client
 
+from config.handlers import release_held_connections
 from hallq.common import clock
 from hallq.common.memo import forget_all
 from hallq.halls.auth import staff_token_issue
@@ -33,6 +34,8 @@ def close_connection_pools(django_db_setup: None, django_db_blocker: Any) -> Ite
     yield
     with django_db_blocker.unblock():
         test_database = connection.settings_dict["NAME"]
+        # The request threads of in-process ASGI applications keep theirs between requests.
+        release_held_connections()
         for alias in connections:
             wrapper = connections[alias]
             if hasattr(wrapper, "close_pool"):

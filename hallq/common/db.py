@@ -4,6 +4,7 @@ read by raw SQL."""
 from __future__ import annotations
 
 import functools
+import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine, Sequence
@@ -18,6 +19,22 @@ from django.db.models import Field, Model
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M", bound=Model)
+
+
+_request_thread = threading.local()
+
+
+def keep_connection_between_requests(seconds: float) -> None:
+    """Mark this thread as one that serves requests one after another (config/handlers.py): on
+    PostgreSQL it keeps its pooled connection between them for up to ``seconds``
+    (hallq.common.postgresql; 0 gives it back after every request, as other threads do)."""
+    _request_thread.hold_seconds = seconds
+
+
+def connection_hold_seconds() -> float:
+    """How long this thread keeps a connection it takes from the pool; 0 for any thread not
+    marked by ``keep_connection_between_requests``."""
+    return float(getattr(_request_thread, "hold_seconds", 0.0))
 
 
 def db_read(function: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:

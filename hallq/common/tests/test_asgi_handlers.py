@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 from django.core import signals
+from django.db import close_old_connections, connection, connections
 
 from config.handlers import ReusedThreadsASGIHandler, SyncChainASGIHandler, route, threads
 
@@ -96,3 +102,101 @@ def test_streaming_paths_go_to_djangos_async_handler():
     assert call(application, "GET", "/api/v1/halls/1/events").status_code == 204
     assert call(application, "GET", "/healthz").status_code == 200
     assert served == ["streaming"]
+
+
+ON_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's pool only: SQLite opens a file"
+)
+LOGIN = {"username": "nobody", "password": "wrong"}  # a query, then 401
+
+
+def on_thread(pool: Any, index: int, function: Any) -> Any:
+    return pool.executors[index].submit(function).result()
+
+
+def held_session() -> int | None:
+    """The database session this thread's connection is, if the thread holds one."""
+    wrapper = connections["default"]
+    if wrapper.connection is None:
+        return None
+    if wrapper.vendor == "postgresql":
+        return int(wrapper.connection.info.backend_pid)
+    return id(wrapper.connection)
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_request_thread_keeps_its_connection_until_its_hold_is_over(settings):
+    settings.HALLQ_DB_HOLD_SECONDS = 0.5
+    pool = threads()
+    application = route(SyncChainASGIHandler(pool), ReusedThreadsASGIHandler(pool), lambda p: False)
+    try:
+        assert call(application, "POST", "/api/v1/auth/token", json=LOGIN).status_code == 401
+        first = on_thread(pool, 0, held_session)
+        assert call(application, "POST", "/api/v1/auth/token", json=LOGIN).status_code == 401
+        second = on_thread(pool, 0, held_session)
+        time.sleep(0.6)
+        # The first request after the hold gives it back; one without a query takes none.
+        assert call(application, "GET", "/no-such-page/").status_code == 404
+        after = on_thread(pool, 0, held_session)
+    finally:
+        pool.release_connections()
+
+    assert first is not None
+    assert second == first
+    assert after is None
+
+
+def test_with_no_hold_and_on_sqlite_a_request_thread_gives_its_connection_back_after_each(
+    settings,
+):
+    settings.HALLQ_DB_HOLD_SECONDS = 0 if connection.vendor == "postgresql" else 60
+    pool = threads()
+    application = route(SyncChainASGIHandler(pool), ReusedThreadsASGIHandler(pool), lambda p: False)
+    try:
+        assert call(application, "POST", "/api/v1/auth/token", json=LOGIN).status_code == 401
+        after = on_thread(pool, 0, held_session)
+    finally:
+        pool.release_connections()
+
+    assert after is None
+
+
+@ON_POSTGRESQL
+def test_a_thread_that_serves_no_requests_gives_its_connection_back_after_each(settings):
+    settings.HALLQ_DB_HOLD_SECONDS = 60
+
+    def query_then_finish() -> int | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        close_old_connections()  # what the end of a request does
+        return held_session()
+
+    with ThreadPoolExecutor(max_workers=1) as other:
+        assert other.submit(query_then_finish).result() is None
+
+
+def test_settings_refuse_more_request_threads_than_the_pool_has_room_for():
+    environment = {
+        **os.environ,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test",
+        "HALLQ_DB_POOL_MAX": "8",
+        "HALLQ_REQUEST_THREADS": "8",
+        "HALLQ_DB_HOLD_SECONDS": "60",
+    }
+
+    def import_settings() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "import config.settings"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    refused = import_settings()
+    environment["HALLQ_DB_HOLD_SECONDS"] = "0"
+    without_hold = import_settings()
+
+    assert refused.returncode != 0
+    assert "HALLQ_REQUEST_THREADS (8) must be below HALLQ_DB_POOL_MAX (8)" in refused.stderr
+    assert without_hold.returncode == 0, without_hold.stderr

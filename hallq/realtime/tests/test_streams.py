@@ -211,9 +211,11 @@ def test_with_redis_an_event_made_in_one_process_reaches_a_subscriber_on_another
 
 def test_open_streams_hold_no_database_connection(transactional_db, demo, tmp_path: Path):
     # With a pool of 2 connections, 12 open streams must all still get the call: a stream
-    # that kept its connection would starve the others (and the call itself) of the pool.
+    # that kept its connection would starve the others (and the call itself) of the pool. The
+    # one request thread keeps one of the two between requests; the streams share the other.
     server = start_server(
-        tmp_path / "server.log", {"HALLQ_DB_POOL_MAX": "2", "HALLQ_DB_POOL_MIN": "1"}
+        tmp_path / "server.log",
+        {"HALLQ_DB_POOL_MAX": "2", "HALLQ_DB_POOL_MIN": "1", "HALLQ_REQUEST_THREADS": "1"},
     )
     readers: list[SseReader] = []
     try:
