@@ -14,6 +14,7 @@ import asyncio
 import atexit
 import json
 import logging
+import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -207,10 +208,13 @@ class RedisBus:
         self.channel_prefix = f"{settings.HALLQ_REDIS_PREFIX}:events:"
         self._listeners: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
         self._ready: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
-        self._wake = threading.Condition()
-        self._pending: list[EventMessage] = []
-        self._sending = False
+        # What requests hand over, in order: lists of messages, and a flush's mark. A C queue,
+        # not a condition and a list: its put and get cost a request and the sender far less.
+        self._handed: queue.SimpleQueue[Sequence[EventMessage] | threading.Event] = (
+            queue.SimpleQueue()
+        )
         self._sender: threading.Thread | None = None
+        self._sender_lock = threading.Lock()
         self._connection: Any = None  # the sender thread's (redis.connection.Connection)
 
     def publish(self, message: EventMessage) -> None:
@@ -220,39 +224,50 @@ class RedisBus:
         """Hand the messages to this process's sender thread, which sends whatever has gathered
         in one write (one round trip to Redis for many requests' events, in their order), so
         that no request waits for Redis."""
-        with self._wake:
-            self._pending.extend(messages)
+        if self._sender is None:
+            self._start_sender()
+        self._handed.put(tuple(messages))
+
+    def _start_sender(self) -> None:
+        with self._sender_lock:
             if self._sender is None:
-                self._sender = threading.Thread(
+                sender = threading.Thread(
                     target=self._send_forever, name="hallq-event-sender", daemon=True
                 )
-                self._sender.start()
+                sender.start()
                 atexit.register(self.flush)
-            self._wake.notify()
+                self._sender = sender
 
     def flush(self, timeout: float = 2.0) -> bool:
-        """Wait until every message handed over has been sent (or failed); False on timeout."""
-        with self._wake:
-            return self._wake.wait_for(lambda: not self._pending and not self._sending, timeout)
+        """Wait until every message handed over before this call has been sent (or failed);
+        False on timeout."""
+        if self._sender is None:
+            return True
+        sent = threading.Event()
+        self._handed.put(sent)
+        return sent.wait(timeout)
 
     def _send_forever(self) -> None:
         while True:
-            with self._wake:
-                self._wake.wait_for(lambda: bool(self._pending))
-                batch, self._pending = self._pending, []
-                self._sending = True
-            try:
-                self._send(batch)
-            except Exception:
-                # Subscribers recover from the log at the next event or reconnect; the changes
-                # themselves are committed and must not fail because Redis is away.
-                logger.exception(
-                    "could not publish events %s to Redis", [(m.hall_id, m.seq) for m in batch]
-                )
-            finally:
-                with self._wake:
-                    self._sending = False
-                    self._wake.notify_all()
+            handed = [self._handed.get()]
+            while True:
+                try:
+                    handed.append(self._handed.get_nowait())
+                except queue.Empty:
+                    break
+            batch = [m for item in handed if not isinstance(item, threading.Event) for m in item]
+            if batch:
+                try:
+                    self._send(batch)
+                except Exception:
+                    # Subscribers recover from the log at the next event or reconnect; the
+                    # changes themselves are committed and must not fail because Redis is away.
+                    logger.exception(
+                        "could not publish events %s to Redis", [(m.hall_id, m.seq) for m in batch]
+                    )
+            for item in handed:
+                if isinstance(item, threading.Event):
+                    item.set()
 
     def _send(self, batch: list[EventMessage]) -> None:
         """One write of every ``PUBLISH`` of the batch, then their replies, on the sender
