@@ -2,7 +2,7 @@
 
 Issuing a ticket or calling the next one would otherwise read the caller's token, the service
 and the counter's services on every request, though they change a few times a day. A memo keeps
-such answers for seconds (``cachetools.TTLCache``, bounded in size): a change made by another
+such answers for seconds (``Memo``, bounded in size): a change made by another
 process is seen here within that time; a change made in this process forgets at once (the
 owning app connects ``forget_all`` to the models' save and delete signals). Not Django's cache:
 with Redis configured that is a network round trip, which is what a memo saves.
@@ -11,11 +11,10 @@ with Redis configured that is a network round trip, which is what a memo saves.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Generic, TypeVar
-
-from cachetools import TTLCache
 
 V = TypeVar("V")
 T = TypeVar("T")
@@ -24,23 +23,43 @@ _memos: list[Memo[object]] = []
 
 
 class Memo(Generic[V]):
-    """Answers of ``compute(key)`` remembered for ``seconds``; ``None`` is never remembered."""
+    """Answers of ``compute(key)`` remembered for ``seconds``; ``None`` is never remembered.
+
+    A dict of (deadline, answer): a read is one ``dict.get`` and a clock read, without a lock
+    (CPython's dict operations are atomic), where ``cachetools.TTLCache`` took a lock, a timer
+    context and a linked-list walk on every read — a few percent of a call-next (bench/NOTES.md).
+    Writes take the lock; past ``size`` entries, the expired go first, then the oldest written.
+    ``clock`` is swappable (the instruction bench stops it)."""
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
-        self._entries: TTLCache[Hashable, V] = TTLCache(maxsize=size, ttl=seconds)
+        self.seconds = seconds
+        self.size = size
+        self.clock: Callable[[], float] = time.monotonic
+        self._entries: dict[Hashable, tuple[float, V]] = {}
         self._lock = threading.Lock()
         _memos.append(self)  # type: ignore[arg-type]
 
     def get(self, key: Hashable, compute: Callable[[], V | None]) -> V | None:
-        with self._lock:
-            value = self._entries.get(key)
-        if value is not None:
-            return value
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self.clock():
+            return entry[1]
         value = compute()
         if value is not None:
-            with self._lock:
-                self._entries[key] = value
+            self._remember(key, value)
         return value
+
+    def _remember(self, key: Hashable, value: V) -> None:
+        now = self.clock()
+        with self._lock:
+            entries = self._entries
+            if len(entries) >= self.size and key not in entries:
+                for old, (deadline, _value) in list(entries.items()):
+                    if deadline <= now:
+                        del entries[old]
+                while len(entries) >= self.size:
+                    del entries[next(iter(entries))]  # the oldest written
+            entries.pop(key, None)  # written again: it moves to the end
+            entries[key] = (now + self.seconds, value)
 
     def remembered(self, key: Hashable, compute: Callable[[], V]) -> V:
         """``get`` for a ``compute`` that always answers (never None)."""
