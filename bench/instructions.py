@@ -168,8 +168,11 @@ def memos_as_at_full_load() -> None:
     request takes ~50 times as long, it expired before nearly every one, and the count depended
     on how fast the machine ran (a tree measured 10.1 M and 11.3 M per call pair in one
     session). Forgetting on a change still happens; nothing expires by time."""
+    from django.urls import get_resolver
+
     from hallq.common import memo
 
+    get_resolver().url_patterns  # noqa: B018 - imports every view module, and their memos
     for each in memo._memos:
         each.clock = lambda: 0.0
 

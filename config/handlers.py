@@ -70,7 +70,7 @@ class _Threads:
         """Give back the connections the threads keep (run on each thread: a connection
         belongs to its thread)."""
         for executor in self.executors:
-            executor.submit(connections.close_all).result()
+            executor.submit(connections.close_all).result(timeout=30)
 
     def pick(self) -> int:
         index = min(range(len(self.in_use)), key=self.in_use.__getitem__)

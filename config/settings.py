@@ -115,7 +115,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # Django's backend, with request threads keeping their pooled connection between requests
     # (HALLQ_DB_HOLD_SECONDS below; docs/decisions/0007).
-    DATABASES["default"]["ENGINE"] = "hallq.common.postgresql"
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "hallq.common.postgresql"
     DATABASES["default"]["OPTIONS"] = {
         # Statements are prepared only where the code asks (hallq.common.db.fetch_all, for the
         # hottest reads); psycopg's "None" would refuse even those, and Django's client-side

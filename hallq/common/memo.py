@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -25,17 +26,19 @@ _memos: list[Memo[object]] = []
 class Memo(Generic[V]):
     """Answers of ``compute(key)`` remembered for ``seconds``; ``None`` is never remembered.
 
-    A dict of (deadline, answer): a read is one ``dict.get`` and a clock read, without a lock
-    (CPython's dict operations are atomic), where ``cachetools.TTLCache`` took a lock, a timer
-    context and a linked-list walk on every read — a few percent of a call-next (bench/NOTES.md).
-    Writes take the lock; past ``size`` entries, the expired go first, then the oldest written.
-    ``clock`` is swappable (the instruction bench stops it)."""
+    An ordered dict of (deadline, answer), in the order written: a read is one ``get`` and a
+    clock read, without a lock (CPython's dict operations are atomic), where
+    ``cachetools.TTLCache`` took a lock, a timer context and its expiry walk on every read — a
+    few percent of a call-next (bench/NOTES.md). Writes take the lock. Every answer of a memo
+    lives as long, so the order written is the order of expiry: a write drops the expired
+    from the front, then, past ``size``, the oldest written. ``clock`` is swappable (the
+    instruction bench stops it)."""
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds = seconds
         self.size = size
         self.clock: Callable[[], float] = time.monotonic
-        self._entries: dict[Hashable, tuple[float, V]] = {}
+        self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._lock = threading.Lock()
         _memos.append(self)  # type: ignore[arg-type]
 
@@ -52,14 +55,13 @@ class Memo(Generic[V]):
         now = self.clock()
         with self._lock:
             entries = self._entries
-            if len(entries) >= self.size and key not in entries:
-                for old, (deadline, _value) in list(entries.items()):
-                    if deadline <= now:
-                        del entries[old]
-                while len(entries) >= self.size:
-                    del entries[next(iter(entries))]  # the oldest written
-            entries.pop(key, None)  # written again: it moves to the end
             entries[key] = (now + self.seconds, value)
+            entries.move_to_end(key)
+            while entries:
+                oldest = next(iter(entries.values()))
+                if oldest[0] > now and len(entries) <= self.size:
+                    break
+                entries.popitem(last=False)
 
     def remembered(self, key: Hashable, compute: Callable[[], V]) -> V:
         """``get`` for a ``compute`` that always answers (never None)."""

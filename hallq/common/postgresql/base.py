@@ -4,8 +4,8 @@ pool between requests instead of giving it back at the end of each (docs/decisio
 With psycopg's pool, Django gives a request's connection back when the request ends and takes one
 again at its first query of the next: the connection parameters built again, the pool's
 ``getconn`` and ``putconn`` under its lock, the set-up checks, and — the pool handing out its
-connections in turn — the hot reads prepared once on every connection before any of them is
-warm. That was a tenth of the instructions of a call-next and its start (bench/NOTES.md).
+connections in turn. That was ~3 % of the instructions of a call-next and its start, of a
+ticket and of a booking (bench/NOTES.md).
 
 A thread marked by ``hallq.common.db.keep_connection_between_requests`` — each of the web
 process's fixed request threads (config/handlers.py) — now holds the connection it took for up to
@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 
 from django.db.backends.postgresql import base
+from psycopg.pq import TransactionStatus
 
 from hallq.common.db import connection_hold_seconds
 
@@ -32,3 +33,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
         hold = connection_hold_seconds()
         if hold > 0 and self.pool is not None:
             self.close_at = time.monotonic() + hold
+
+    def close_if_unusable_or_obsolete(self) -> None:
+        """Django's checks, and one the pool made when the connection came back after every
+        request: a held connection left inside a transaction (a raw ``BEGIN``, psycopg used
+        directly) goes back to the pool, which rolls it back, rather than on to the next
+        request. Django's own checks read only its autocommit flag and its errors."""
+        if (
+            self.connection is not None
+            and connection_hold_seconds() > 0
+            and self.connection.info.transaction_status != TransactionStatus.IDLE
+        ):
+            self.close()
+            return
+        super().close_if_unusable_or_obsolete()

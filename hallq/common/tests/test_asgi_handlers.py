@@ -146,6 +146,28 @@ def test_on_postgresql_a_request_thread_keeps_its_connection_until_its_hold_is_o
     assert after is None
 
 
+@ON_POSTGRESQL
+def test_a_held_connection_left_inside_a_transaction_goes_back_to_the_pool(settings):
+    settings.HALLQ_DB_HOLD_SECONDS = 60
+    pool = threads()
+
+    def begin_and_finish() -> tuple[int | None, int | None]:
+        wrapper = connections["default"]
+        wrapper.ensure_connection()
+        held = held_session()
+        wrapper.connection.execute("BEGIN")  # psycopg directly: Django does not know
+        close_old_connections()  # what the end of a request does
+        return held, held_session()
+
+    try:
+        held, after = on_thread(pool, 0, begin_and_finish)
+    finally:
+        pool.release_connections()
+
+    assert held is not None
+    assert after is None
+
+
 def test_with_no_hold_and_on_sqlite_a_request_thread_gives_its_connection_back_after_each(
     settings,
 ):

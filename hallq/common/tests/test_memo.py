@@ -82,6 +82,17 @@ def test_past_its_size_the_expired_go_first_then_the_oldest_written():
     assert memo.get("a", lambda: "read again") == "read again"
 
 
+def test_a_write_drops_the_expired_answers_before_the_memo_is_full():
+    memo, clock = memo_with_clock(2, size=1_000)
+    for key in range(500):
+        memo.get(key, lambda: "answer")
+    clock.now += 2
+
+    memo.get("new", lambda: "answer")
+
+    assert list(memo._entries) == ["new"]
+
+
 def test_many_threads_reading_and_writing_keep_it_bounded_and_right():
     memo: Memo[int] = Memo(60, size=50)
     errors: list[BaseException] = []
