@@ -1,10 +1,17 @@
-"""Django's message middleware, with the messages' storage made only when a request uses it."""
+"""Two of Django's middleware, doing less where hallq does not need it: the messages' storage
+made only when a request uses it, and the language without looking for it in the path."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject, empty
 
 
@@ -23,3 +30,28 @@ class LazyMessageMiddleware(MessageMiddleware):
         if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
             return response
         return super().process_response(request, response)
+
+
+class LocaleWithoutPathPrefixesMiddleware(LocaleMiddleware):
+    """Django's ``LocaleMiddleware`` for URLconfs without language prefixes (no
+    ``i18n_patterns``), as hallq's are. The language comes from the cookie and Accept-Language
+    as Django decides it; what is left out is Django reading a language from the path twice a
+    request, which for ``/api/v1/…`` tries "api" as a language, fails and raises inside — ~3 %
+    of a counter's request (bench/NOTES.md). With no prefixes Django's answer is the same
+    (``test_middleware`` compares them); a URLconf with prefixes is refused."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        urlconf = getattr(request, "urlconf", settings.ROOT_URLCONF)
+        if is_language_prefix_patterns_used(urlconf)[0]:
+            raise ImproperlyConfigured(
+                f"{urlconf} has language prefixes (i18n_patterns): use Django's LocaleMiddleware"
+            )
+        translation.activate(translation.get_language_from_request(request, check_path=False))
+        request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response
