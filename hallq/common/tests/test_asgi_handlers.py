@@ -15,6 +15,8 @@ import httpx
 import pytest
 from django.core import signals
 from django.db import close_old_connections, connection, connections
+from django.test import RequestFactory
+from django.urls import Resolver404, get_resolver
 
 from config.handlers import ReusedThreadsASGIHandler, SyncChainASGIHandler, route, threads
 
@@ -222,3 +224,24 @@ def test_settings_refuse_more_request_threads_than_the_pool_has_room_for():
     assert refused.returncode != 0
     assert "HALLQ_REQUEST_THREADS (8) must be below HALLQ_DB_POOL_MAX (8)" in refused.stderr
     assert without_hold.returncode == 0, without_hold.stderr
+
+
+def test_a_paths_match_is_remembered_and_each_request_gets_its_own_arguments():
+    handler = SyncChainASGIHandler(threads())
+    path = "/api/v1/counters/17/call-next"
+
+    first, second = (handler.resolve_request(RequestFactory().post(path)) for _ in range(2))
+    djangos = get_resolver().resolve(path)
+
+    for match in (first, second):
+        assert (match.func, match.args, match.kwargs, match.route, match.view_name) == (
+            djangos.func,
+            djangos.args,
+            djangos.kwargs,
+            djangos.route,
+            djangos.view_name,
+        )
+    assert first is not second
+    assert first.kwargs is not second.kwargs
+    with pytest.raises(Resolver404):
+        handler.resolve_request(RequestFactory().get("/no-such-page/"))
