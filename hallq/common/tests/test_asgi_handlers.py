@@ -18,14 +18,24 @@ from django.db import close_old_connections, connection, connections
 from django.test import RequestFactory
 from django.urls import Resolver404, get_resolver
 
-from config.handlers import ReusedThreadsASGIHandler, SyncChainASGIHandler, route, threads
+from config.handlers import (
+    ReusedThreadsASGIHandler,
+    SyncChainASGIHandler,
+    _resolved,
+    route,
+    threads,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(scope="module")
 def application() -> Any:
-    pool = threads()
+    return served_by(threads())
+
+
+def served_by(pool: Any) -> Any:
+    """The application as config/asgi.py makes it, on these request threads, no path streaming."""
     return route(SyncChainASGIHandler(pool), ReusedThreadsASGIHandler(pool), lambda path: False)
 
 
@@ -130,7 +140,7 @@ def held_session() -> int | None:
 def test_on_postgresql_a_request_thread_keeps_its_connection_until_its_hold_is_over(settings):
     settings.HALLQ_DB_HOLD_SECONDS = 0.5
     pool = threads()
-    application = route(SyncChainASGIHandler(pool), ReusedThreadsASGIHandler(pool), lambda p: False)
+    application = served_by(pool)
     try:
         assert call(application, "POST", "/api/v1/auth/token", json=LOGIN).status_code == 401
         first = on_thread(pool, 0, held_session)
@@ -175,7 +185,7 @@ def test_with_no_hold_and_on_sqlite_a_request_thread_gives_its_connection_back_a
 ):
     settings.HALLQ_DB_HOLD_SECONDS = 0 if connection.vendor == "postgresql" else 60
     pool = threads()
-    application = route(SyncChainASGIHandler(pool), ReusedThreadsASGIHandler(pool), lambda p: False)
+    application = served_by(pool)
     try:
         assert call(application, "POST", "/api/v1/auth/token", json=LOGIN).status_code == 401
         after = on_thread(pool, 0, held_session)
@@ -230,8 +240,11 @@ def test_a_paths_match_is_remembered_and_each_request_gets_its_own_arguments():
     handler = SyncChainASGIHandler(threads())
     path = "/api/v1/counters/17/call-next"
 
+    _resolved.cache_clear()
     first, second = (handler.resolve_request(RequestFactory().post(path)) for _ in range(2))
     djangos = get_resolver().resolve(path)
+
+    assert (_resolved.cache_info().misses, _resolved.cache_info().hits) == (1, 1)
 
     for match in (first, second):
         assert (match.func, match.args, match.kwargs, match.route, match.view_name) == (
