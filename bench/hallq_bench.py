@@ -1294,6 +1294,47 @@ def phase_instructions(demo: Demo) -> dict[str, Any]:
     return out
 
 
+CPU_COUNT = int(os.environ.get("BENCH_CPU_COUNT", "2000"))
+CPU_WARM_UP = 200
+
+
+def phase_cpu(demo: Demo) -> dict[str, Any]:
+    """CPU per call-next + start pair and per kiosk ticket, in this process's Python (every
+    thread) and in PostgreSQL (every process), the requests run one at a time in process
+    (bench/instructions.py --measure cpu): where a pair's CPU goes, with no lock waits or
+    scheduling in it. Moves with the machine's speed: compare trees minutes apart."""
+    out: dict[str, Any] = {"count": CPU_COUNT}
+    counters = [(hall, cid) for hall, cids in demo.counters.items() for cid in cids][:30]
+    services = [(hall, sid) for hall, sids in demo.services.items() for sid, _prefix in sids]
+    for load, ids in (("calls", counters), ("issue", services)):
+        fresh_db()
+        if load == "calls":
+            preissue(demo, max(CALL_BACKLOG_PER_SERVICE, (CPU_COUNT + CPU_WARM_UP) // 10))
+        command = [PYTHON, str(BENCH_DIR / "instructions.py"), "--measure", "cpu"]
+        command += ["--load", load, "--count", str(CPU_COUNT), "--warm", str(CPU_WARM_UP)]
+        command += ["--credentials", str(WORK / "var" / "demo-credentials.json")]
+        command += ["--ids", ",".join(f"{a}:{b}" for a, b in ids)]
+        if os.environ.get("BENCH_CPU_PROFILE") and Path(PY_SPY).exists():
+            # py-spy's raw stacks of the whole run (warm-up included), for a closer look.
+            raw = WORK / f"cpu-{load}.pyspy.txt"
+            spy = [PY_SPY, "record", "--gil", "--rate", "500", "--format", "raw", "-o", str(raw)]
+            command = [*spy, "--", *command]
+        done = subprocess.run(
+            command, cwd=APP_DIR, env=app_env(), capture_output=True, text=True, check=False
+        )
+        (WORK / f"cpu-{load}.log").write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise RuntimeError(f"{load}: exit {done.returncode}, see cpu-{load}.log")
+        per = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+        out[load] = per
+        log(
+            f"cpu {load}: Python {per['python_cpu_us']:.0f} µs, PostgreSQL "
+            f"{per['postgres_cpu_us']:.0f} µs, wall {per['wall_us']:.0f} µs per "
+            f"{'call-next + start' if load == 'calls' else 'ticket'} ({CPU_COUNT} in a row)"
+        )
+    return out
+
+
 # --- figure 6: profiles ------------------------------------------------------------------------------
 
 
@@ -1671,6 +1712,22 @@ def render(results: dict[str, Any], command: str) -> str:
             f"call-next + start {counted['calls'] / 1e6:.2f} M per pair, kiosk ticket "
             f"{counted['issue'] / 1e6:.2f} M.",
         ]
+    cpu = results.get("cpu")
+    if cpu:
+        each = {
+            load: f"Python {cpu[load]['python_cpu_us']:.0f} µs + PostgreSQL "
+            f"{cpu[load]['postgres_cpu_us']:.0f} µs (wall {cpu[load]['wall_us']:.0f} µs)"
+            for load in ("calls", "issue")
+            if load in cpu
+        }
+        lines += [
+            "",
+            "CPU per request, one at a time in process (bench/instructions.py --measure cpu: "
+            "this process's every thread, and every PostgreSQL process; moves with the "
+            f"machine's speed; {cpu['count']} measured after {CPU_WARM_UP} warm-up): "
+            f"call-next + start {each.get('calls', '-')} per pair; kiosk ticket "
+            f"{each.get('issue', '-')}.",
+        ]
     pg = results.get("pgbench")
     if pg:
         lines += [
@@ -1783,6 +1840,7 @@ def main() -> None:
             "capacity",
             "profile",
             "instructions",
+            "cpu",
             "pgbench",
             "floor",
             "booking",
@@ -1826,6 +1884,8 @@ def main() -> None:
         results["floor"] = attempt("floor", phase_floor, rp)
     if "instructions" in phases and shutil.which("valgrind"):
         results["instructions"] = attempt("instructions", phase_instructions, demo)
+    if "cpu" in phases:
+        results["cpu"] = attempt("cpu", phase_cpu, demo)
     if "pgbench" in phases and shutil.which("pgbench"):
         results["pgbench"] = attempt("pgbench", phase_pgbench)
     if "profile" in phases and (shutil.which(PY_SPY) or Path(PY_SPY).exists()):

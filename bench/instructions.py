@@ -24,6 +24,10 @@ first, then each request another citizen told "full"), run by the booking part
 
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=OUT \
         python bench/instructions.py --load calls --count 100 --warm 30 --credentials FILE
+
+With ``--measure cpu`` (the ``cpu`` phase) it runs without valgrind and prints, as one JSON
+line, the CPU this process and PostgreSQL spent per measured request: where a call pair's CPU
+goes between the two, with no lock waits or scheduling in the figure.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -185,6 +190,46 @@ def instrumentation(on: bool) -> None:
     )
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process on the machine so far (backends, WAL
+    writer, checkpointer, autovacuum): what the database spends, read from /proc."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name != "postgres" and not name.startswith("postgres:"):
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class CpuClock:
+    """``--measure cpu``: this process's CPU (every thread: the request threads, the event loop,
+    the Redis sender) and the database's over the measured requests, instead of callgrind's
+    instructions. Unlike an instruction count it moves with the machine's speed, so compare
+    two trees minutes apart on one machine; unlike a throughput figure it is not blurred by
+    lock waits, scheduling or the load generator: the requests run one at a time."""
+
+    def __init__(self) -> None:
+        self.started = (0.0, 0.0, 0.0)
+
+    def start(self) -> None:
+        self.started = (time.process_time(), postgres_cpu_seconds(), time.monotonic())
+
+    def stop(self, count: int) -> dict[str, float]:
+        python, postgres, wall = self.started
+        return {
+            "count": count,
+            "python_cpu_us": (time.process_time() - python) / count * 1e6,
+            "postgres_cpu_us": (postgres_cpu_seconds() - postgres) / count * 1e6,
+            "wall_us": (time.monotonic() - wall) / count * 1e6,
+        }
+
+
 async def main(arguments: argparse.Namespace) -> None:
     memos_as_at_full_load()
     if arguments.load == "book":
@@ -203,6 +248,13 @@ async def main(arguments: argparse.Namespace) -> None:
         one = await make(credentials, pairs)  # type: ignore[arg-type]
     for _ in range(arguments.warm):
         await one()
+    if arguments.measure == "cpu":
+        clock = CpuClock()
+        clock.start()
+        for _ in range(arguments.count):
+            await one()
+        print(json.dumps(clock.stop(arguments.count)), flush=True)
+        return
     instrumentation(True)
     for _ in range(arguments.count):
         await one()
@@ -213,6 +265,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--load", choices=["calls", "issue", "book", "full"], required=True)
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument(
+        "--measure",
+        choices=["instructions", "cpu"],
+        default="instructions",
+        help="instructions: under callgrind; cpu: Python's and PostgreSQL's CPU per request",
+    )
     parser.add_argument("--warm", type=int, required=True)
     parser.add_argument("--credentials", help="calls, issue: the demo's credentials file")
     parser.add_argument("--ids", help="calls: hall:counter, issue: hall:service, comma-separated")

@@ -32,7 +32,9 @@
 # WeChat stand-in), more in bench/hallq_notifications.py; BENCH_DB / BENCH_TEMPLATE_DB rename
 # the databases; BENCH_TIMEOUT (1800 s for the whole run).
 # Arguments: the phases to run (issue calls latency capacity floor pgbench profile instructions
-# booking notifications; default all).
+# cpu booking notifications; default all). cpu: Python's and PostgreSQL's CPU per call pair and
+# per ticket, BENCH_CPU_COUNT (2000) requests one at a time in process; BENCH_CPU_PROFILE=1 also
+# records py-spy's raw stacks of it (cpu-calls.pyspy.txt in BENCH_WORK).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
