@@ -66,7 +66,8 @@ def fetch_all(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     into placeholders): psycopg keeps a prepared statement per text and parameter types (an
     ``int`` goes as int2, int4 or int8 by its size, so a text may have two or three), the last
     hundred per connection, and forgets them all at a rollback (the next execution prepares
-    again). Nothing else is prepared (``prepare_threshold`` in settings). Through Django's
+    again). Nothing else is prepared (``prepare_threshold`` in settings), and these are planned
+    once, generically (``plan_cache_mode`` there). Through Django's
     cursor wrapper, so execute wrappers see it, errors become Django's, and Django's query log
     has it. On SQLite, and with ``HALLQ_PREPARED_READS`` off, a plain execution.
     """

@@ -153,7 +153,9 @@ def _candidates_sql_postgresql(
 @functools.cache
 def _candidates_text_postgresql(per_service: int) -> str:
     """``per_service`` is written into the text, an integer of the code's: with it as a
-    parameter the server found its generic plan dearer and planned every execution again."""
+    parameter the server found its generic plan dearer and planned every execution again (it
+    still did for the services' array until connections asked for generic plans: settings'
+    ``plan_cache_mode``)."""
     table, columns, priority, plain = _candidates_parts()
     return (
         f"SELECT {columns} FROM {table} "  # noqa: S608
