@@ -54,8 +54,15 @@ class TicketSequence(models.Model):
 
 
 class Ticket(models.Model):
-    hall = models.ForeignKey("halls.Hall", on_delete=models.PROTECT, related_name="tickets")
-    service = models.ForeignKey("halls.Service", on_delete=models.PROTECT, related_name="tickets")
+    # No index of their own: ticket_queue begins with the hall, ticket_number_unique_per_day and
+    # ticket_service_finished with the service, and every call and start writes each index of
+    # the row again (a state change is never a heap-only update).
+    hall = models.ForeignKey(
+        "halls.Hall", on_delete=models.PROTECT, related_name="tickets", db_index=False
+    )
+    service = models.ForeignKey(
+        "halls.Service", on_delete=models.PROTECT, related_name="tickets", db_index=False
+    )
     service_date = models.DateField()
     sequence = models.PositiveIntegerField()
     number = models.CharField(max_length=8)

@@ -21,7 +21,10 @@ class HallEventCounter(models.Model):
 
 
 class Event(models.Model):
-    hall = models.ForeignKey("halls.Hall", on_delete=models.CASCADE, related_name="events")
+    # No index of its own: event_seq_unique_in_hall begins with the hall.
+    hall = models.ForeignKey(
+        "halls.Hall", on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     seq = models.BigIntegerField()
     kind = models.CharField(max_length=40)
     # Plain ids, not foreign keys: the log outlives and does not depend on the queue's tables.
