@@ -63,6 +63,14 @@ class TicketIssuedOut(TicketOut):
     url: str
 
 
+def _answer(schema: type[TicketOut], view: dict[str, Any]) -> TicketOut:
+    """``view`` (``ticket_view``'s, of the ticket's own fields) as ``schema`` without validating
+    it again: django-ninja serializes an instance of the declared schema as it is, where a dict
+    would be validated field by field first (~8 % of a call's Python). The tests validate these
+    answers against the schemas (hallq/queueing/tests/test_api_schemas.py)."""
+    return schema.model_construct(**view)
+
+
 class TicketIn(Schema):
     service_id: int
     channel: Channel = Channel.KIOSK
@@ -72,7 +80,7 @@ ISSUING_CHANNELS = {Channel.KIOSK, Channel.COUNTER, Channel.API}
 
 
 @router.post("/halls/{hall_id}/tickets", response={201: TicketIssuedOut, **ERRORS}, auth=bearer)
-def tickets_issue(request: HttpRequest, hall_id: int, body: TicketIn) -> Status[dict]:
+def tickets_issue(request: HttpRequest, hall_id: int, body: TicketIn) -> Status[TicketOut]:
     """Take a walk-in ticket for a service (a kiosk's device token, or the hall's staff)."""
     principal_of(request).require_kiosk_or_staff_of(hall_id)
     if body.channel not in ISSUING_CHANNELS:
@@ -87,9 +95,8 @@ def tickets_issue(request: HttpRequest, hall_id: int, body: TicketIn) -> Status[
     )
     position = (ticket.people_ahead_at_issue, ticket.estimated_wait_at_issue)
     view = ticket_view(ticket, now, position=position)
-    return Status(
-        201, {**view, "token": ticket_token(ticket.pk), "url": ticket_url(ticket.pk, request)}
-    )
+    view["token"], view["url"] = ticket_token(ticket.pk), ticket_url(ticket.pk, request)
+    return Status(201, _answer(TicketIssuedOut, view))
 
 
 def _ticket_for(request: HttpRequest, ticket_id: int, token: str | None) -> Ticket:
@@ -105,10 +112,10 @@ def _ticket_for(request: HttpRequest, ticket_id: int, token: str | None) -> Tick
 
 
 @router.get("/tickets/{ticket_id}", response={200: TicketOut, **ERRORS}, auth=None)
-def tickets_get(request: HttpRequest, ticket_id: int, token: str | None = None) -> dict:
+def tickets_get(request: HttpRequest, ticket_id: int, token: str | None = None) -> TicketOut:
     """A ticket with its live position: with the ticket's own token, or as the hall's staff."""
     ticket = _ticket_for(request, ticket_id, token)
-    return ticket_view(ticket, clock.now())
+    return _answer(TicketOut, ticket_view(ticket, clock.now()))
 
 
 def _staff_counter(request: HttpRequest, counter_id: int) -> Counter:
@@ -157,10 +164,10 @@ def counters_get(request: HttpRequest, counter_id: int) -> dict:
 
 def _ticket_action(
     action: Callable[..., Ticket], request: HttpRequest, counter_id: int
-) -> dict[str, Any]:
+) -> TicketOut:
     _require_staff_of_counter(request, counter_id)
     now = clock.now()
-    return ticket_view(action(counter_id=counter_id, now=now), now)
+    return _answer(TicketOut, ticket_view(action(counter_id=counter_id, now=now), now))
 
 
 @router.post(
@@ -175,29 +182,29 @@ def counters_call_next(request: HttpRequest, counter_id: int) -> Any:
     ticket = services.counter_call_next(counter_id=counter_id, now=now)
     if ticket is None:
         return Status(204, None)
-    return ticket_view(ticket, now)
+    return _answer(TicketOut, ticket_view(ticket, now))
 
 
 @router.post("/counters/{counter_id}/recall", response={200: TicketOut, **ERRORS}, auth=bearer)
-def counters_recall(request: HttpRequest, counter_id: int) -> dict:
+def counters_recall(request: HttpRequest, counter_id: int) -> TicketOut:
     """Announce the called ticket again (at most HALLQ_RECALL_LIMIT times)."""
     return _ticket_action(services.counter_recall, request, counter_id)
 
 
 @router.post("/counters/{counter_id}/start", response={200: TicketOut, **ERRORS}, auth=bearer)
-def counters_start(request: HttpRequest, counter_id: int) -> dict:
+def counters_start(request: HttpRequest, counter_id: int) -> TicketOut:
     """The called citizen has arrived: start serving."""
     return _ticket_action(services.counter_start, request, counter_id)
 
 
 @router.post("/counters/{counter_id}/finish", response={200: TicketOut, **ERRORS}, auth=bearer)
-def counters_finish(request: HttpRequest, counter_id: int) -> dict:
+def counters_finish(request: HttpRequest, counter_id: int) -> TicketOut:
     """Finish the current ticket."""
     return _ticket_action(services.counter_finish, request, counter_id)
 
 
 @router.post("/counters/{counter_id}/no-show", response={200: TicketOut, **ERRORS}, auth=bearer)
-def counters_no_show(request: HttpRequest, counter_id: int) -> dict:
+def counters_no_show(request: HttpRequest, counter_id: int) -> TicketOut:
     """Mark the called ticket as a no-show (过号)."""
     return _ticket_action(services.counter_no_show, request, counter_id)
 
