@@ -21,9 +21,17 @@ class HallEventCounter(models.Model):
 
 
 class Event(models.Model):
-    # No index of its own: event_seq_unique_in_hall begins with the hall.
+    # No index of its own: event_seq_unique_in_hall begins with the hall. No foreign key in the
+    # database either (deleting a hall still deletes its events: Django cascades): every event
+    # is written in the transaction that takes its hall's HallEventCounter row, whose own key
+    # says the hall exists, while the key's check at each commit locked the hall's row
+    # (FOR KEY SHARE) for every call, start and ticket of the hall at once.
     hall = models.ForeignKey(
-        "halls.Hall", on_delete=models.CASCADE, related_name="events", db_index=False
+        "halls.Hall",
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
     )
     seq = models.BigIntegerField()
     kind = models.CharField(max_length=40)
