@@ -226,6 +226,50 @@ def _counter_at_work_text() -> str:
     )
 
 
+def counter_at_work_and_candidates(
+    *,
+    counter_id: int,
+    hall_id: int,
+    service_date: date,
+    service_ids: Sequence[int],
+    per_service: int,
+) -> tuple[Counter, Ticket | None, list[Ticket]]:
+    """``counter_at_work`` and ``call_candidates`` on PostgreSQL in one statement: a call's two
+    reads, one round trip and one execution through the cursor instead of two. The counter's
+    row comes with its current ticket's columns; each candidate's row has the counter's columns
+    empty and the candidate's in the ticket's place. ``hall_id`` and ``service_ids`` are this
+    process's memos of the counter's (a counter never changes hall; a change of its services
+    is seen as ``counter_service_ids`` sees it)."""
+    if not service_ids:
+        return (*counter_at_work(counter_id), [])
+    params = [counter_id, hall_id, service_date, list(service_ids), list(service_ids)]
+    rows = fetch_all(
+        _counter_at_work_and_candidates_text(per_service), [*params, service_date, hall_id]
+    )
+    split = len(Counter._meta.concrete_fields)
+    found: Sequence[Any] | None = None
+    candidates = []
+    for row in rows:
+        if row[0] is None:
+            candidates.append(instance_from_row(Ticket, row[split:]))
+        else:
+            found = row
+    if found is None:
+        raise Counter.DoesNotExist(f"No counter {counter_id}.")
+    return (*counter_and_ticket(found), candidates)
+
+
+@functools.cache
+def _counter_at_work_and_candidates_text(per_service: int) -> str:
+    empty = ", ".join(
+        f"NULL::{field.db_type(connection)}" for field in Counter._meta.concrete_fields
+    )
+    return (
+        f"{_counter_at_work_text()} UNION ALL SELECT {empty}, candidate.* "  # noqa: S608
+        f"FROM ({_candidates_text_postgresql(per_service)}) AS candidate"
+    )
+
+
 def counter_and_ticket(row: Sequence[Any]) -> tuple[Counter, Ticket | None]:
     """A counter (with its hall from this process's memo) and a ticket or none, from a row of
     their columns (``columns_of``), the counter's first."""
@@ -251,9 +295,10 @@ def counter_service_ids(counter_id: int) -> tuple[int, ...]:
     return _counter_services.remembered(counter_id, read)
 
 
-def counter_policy(counter: Counter) -> CounterPolicy:
+def counter_policy(counter: Counter, service_ids: tuple[int, ...] | None = None) -> CounterPolicy:
+    """The counter's calling settings; its services read now unless given (as read already)."""
     return CounterPolicy(
-        service_ids=counter_service_ids(counter.pk),
+        service_ids=counter_service_ids(counter.pk) if service_ids is None else service_ids,
         use_service_priority=counter.use_service_priority,
         interleave_after=counter.interleave_after,
     )

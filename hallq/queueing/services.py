@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from hallq.common.db import columns_of, fetch_all
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
-from hallq.halls.selectors import service_with_hall
+from hallq.halls.selectors import hall_by_id, service_with_hall
 from hallq.queueing import locks
 from hallq.queueing.domain.calling import choose_next, people_ahead
 from hallq.queueing.domain.model import CallChoice, CounterPolicy, TicketKind, WaitingTicket
@@ -34,7 +34,10 @@ from hallq.queueing.selectors import (
     call_candidates,
     counter_and_ticket,
     counter_at_work,
+    counter_at_work_and_candidates,
+    counter_hall_id,
     counter_policy,
+    counter_service_ids,
     forget_capacity,
     recent_capacity,
     service_queue,
@@ -358,14 +361,26 @@ def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None
     commit. When something changed meanwhile (another counter took the ticket, a second click),
     it changes nothing and the counter reads again; the checks above then say why, if it is
     for good. No lock is held between this process's round trips."""
+    hall_id = counter_hall_id(counter_id)
+    hall = hall_by_id(hall_id) if hall_id is not None else None
+    if hall is None:
+        raise Counter.DoesNotExist(f"No counter {counter_id}.")
+    service_date = now.astimezone(hall.zone).date()
     for _attempt in range(CALL_ATTEMPTS):
-        counter, current = counter_at_work(counter_id)
+        service_ids = counter_service_ids(counter_id)
+        counter, current, found = counter_at_work_and_candidates(
+            counter_id=counter_id,
+            hall_id=hall.pk,
+            service_date=service_date,
+            service_ids=service_ids,
+            per_service=CHOICES_PER_CALL,
+        )
         _require_open(counter)
         _require_nothing_called(current)
         if current is not None:
             _attach(current, counter)
-        policy = counter_policy(counter)
-        candidates = _candidates(counter, policy, now, CHOICES_PER_CALL)
+        policy = counter_policy(counter, service_ids)
+        candidates = {ticket.pk: ticket for ticket in found}
         choices = _ranked_choices(
             [as_waiting(t) for t in candidates.values()], now, policy, counter.priority_streak
         )
