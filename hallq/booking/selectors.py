@@ -153,7 +153,10 @@ def citizen_bookings(
     itself would miss a booking committed while it waited for the lock.
     """
     quote = connection.ops.quote_name
-    states = ", ".join(["%s"] * len(ACTIVE_APPOINTMENT_STATES))
+    # The states in the text, not as parameters: one plan serves every execution
+    # (docs/decisions/0006), and it can use the partial index of active appointments only if
+    # the states it asks for are in it.
+    states = ", ".join(f"'{state.value}'" for state in ACTIVE_APPOINTMENT_STATES)
     appointments = Appointment._meta.db_table
     sql = (
         "SELECT "  # noqa: S608 - the models' tables
@@ -169,11 +172,10 @@ def citizen_bookings(
         f"AND {quote('key')} = %s)"
     )
     at = connection.ops.adapt_datetimefield_value(now)
-    active = [state.value for state in ACTIVE_APPOINTMENT_STATES]
     params = [
         *(citizen_id, at, at),
-        *(citizen_id, service_id, connection.ops.adapt_datefield_value(day), *active),
-        *(citizen_id, connection.ops.adapt_datefield_value(today), *active),
+        *(citizen_id, service_id, connection.ops.adapt_datefield_value(day)),
+        *(citizen_id, connection.ops.adapt_datefield_value(today)),
         citizen_id,
         *(citizen_id, idempotency_key),
     ]
