@@ -121,15 +121,10 @@ else:
         # Statements are prepared only where the code asks (hallq.common.db.fetch_all, for the
         # hottest reads); psycopg's "None" would refuse even those, and Django's client-side
         # binding cursors, used for everything else, never prepare.
+        # Those prepared reads, and the statements inside the one-statement functions, are
+        # planned once per connection: hallq.common.postgresql sets plan_cache_mode on each
+        # new connection (docs/decisions/0006).
         "prepare_threshold": 2**31 - 1,
-        # Those prepared reads, and the statements inside the one-statement functions
-        # (docs/decisions/0005), are planned once per connection. Left to choose, the server
-        # kept planning the call candidates again at every execution (0.3 ms of its ~1.3 ms per
-        # call pair: its generic plan's estimate of unnest(array) looked dearer than a plan for
-        # the actual services). Every such statement looks rows up by key or in a partial index
-        # whose condition is in its text, so one plan serves all. Django's own queries are
-        # never prepared and are unaffected.
-        "options": "-c plan_cache_mode=force_generic_plan",
         "pool": {
             "min_size": int(os.environ.get("HALLQ_DB_POOL_MIN", "2")),
             "max_size": int(os.environ.get("HALLQ_DB_POOL_MAX", "16")),

@@ -20,6 +20,7 @@ request threads' is, and settings refuse more request threads than the pool hold
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
@@ -28,6 +29,16 @@ from hallq.common.db import connection_hold_seconds
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def _configure_connection(self, connection: Any) -> bool:
+        """Django's settings of a new connection (time zone, role), and one of ours: prepared
+        statements are planned once per connection (``plan_cache_mode``, docs/decisions/0006).
+        A session setting, made once per connection the pool opens, rather than a startup
+        option, which a connection pooler may refuse."""
+        super()._configure_connection(connection)  # type: ignore[misc]
+        with connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
+        return True  # inside a transaction (no pool, autocommit off), it must be committed
+
     def connect(self) -> None:
         super().connect()
         hold = connection_hold_seconds()

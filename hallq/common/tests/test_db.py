@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from hallq.common.db import fetch_all
@@ -42,6 +42,18 @@ def test_on_postgresql_the_statement_is_prepared_once_per_connection():
         fetch_all(SQL, [minimum])
 
     assert len(prepared_plans("AS numbers")) == 1
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_every_connection_plans_prepared_statements_once():
+    other = connections.create_connection(DEFAULT_DB_ALIAS)  # another thread's, say
+    try:
+        for each in (connection, other):
+            with each.cursor() as cursor:
+                cursor.execute("SHOW plan_cache_mode")
+                assert cursor.fetchone() == ("force_generic_plan",)
+    finally:
+        other.close()
 
 
 @ON_POSTGRESQL
