@@ -101,14 +101,12 @@ def verify_bookings(ids_file: Path, responses_201: int, in_flight_limit: int) ->
     """Nothing overbooked, every appointment holding exactly one place of its slot, every 201
     an appointment the database has; the database may hold up to one appointment per
     connection more than the 201s counted (wrk stops with requests in flight)."""
-    # The template's history (booking_data.HISTORY: past days, served or cancelled) is not
-    # this run's: only active appointments and today's and later slots are counted.
+    # The template's history (booking_data.HISTORY) is of past days; this run books today's
+    # and later slots only, so its appointments are those of today and later, in any state.
     with db() as conn:
         appointments = {
             row[0]
-            for row in conn.execute(
-                "SELECT id FROM booking_appointment WHERE state IN ('booked', 'checked_in')"
-            )
+            for row in conn.execute("SELECT id FROM booking_appointment WHERE date >= current_date")
         }
         overbooked = scalar(
             conn,
@@ -123,8 +121,8 @@ def verify_bookings(ids_file: Path, responses_201: int, in_flight_limit: int) ->
         )
         without_place = scalar(
             conn,
-            "SELECT count(*) FROM booking_appointment a WHERE a.state IN ('booked', "
-            "'checked_in') AND NOT EXISTS (SELECT 1 FROM booking_slotplace p "
+            "SELECT count(*) FROM booking_appointment a WHERE a.date >= current_date "
+            "AND NOT EXISTS (SELECT 1 FROM booking_slotplace p "
             "WHERE p.appointment_id = a.id AND p.slot_id = a.slot_id)",
         )
         taken = scalar(

@@ -240,6 +240,8 @@ def counter_at_work_and_candidates(
     empty and the candidate's in the ticket's place. ``hall_id`` and ``service_ids`` are this
     process's memos of the counter's (a counter never changes hall; a change of its services
     is seen as ``counter_service_ids`` sees it)."""
+    if connection.vendor != "postgresql":  # as counter_at_work, which it includes
+        raise NotImplementedError("counter_at_work_and_candidates reads on PostgreSQL only")
     if not service_ids:
         return (*counter_at_work(counter_id), [])
     params = [counter_id, hall_id, service_date, list(service_ids), list(service_ids)]

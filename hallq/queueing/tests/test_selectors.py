@@ -268,8 +268,9 @@ def test_a_calls_one_read_is_its_two_reads(queue, rows, serving):
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the two reads are one statement on PostgreSQL only"
 )
-def test_a_calls_one_read_of_an_unknown_counter_or_one_without_services():
-    hall = make_hall()
+def test_a_calls_one_read_of_an_unknown_counter_or_one_without_services(queue):
+    hall, services, fill = queue
+    fill([(0, TicketKind.WALK_IN, 5, None, False), (1, TicketKind.WALK_IN, 3, None, False)])
     counter = make_counter(hall, 1, [])
     read, current, candidates = counter_at_work_and_candidates(
         counter_id=counter.pk,
@@ -279,11 +280,12 @@ def test_a_calls_one_read_of_an_unknown_counter_or_one_without_services():
         per_service=2,
     )
     assert (read.pk, current, candidates) == (counter.pk, None, [])
+    # Candidates wait, but no counter row comes with them.
     with pytest.raises(Counter.DoesNotExist):
         counter_at_work_and_candidates(
             counter_id=counter.pk + 1,
             hall_id=hall.pk,
             service_date=NOW.date(),
-            service_ids=(1,),
+            service_ids=tuple(service.pk for service in services),
             per_service=2,
         )
