@@ -39,6 +39,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1269,21 +1270,36 @@ def callgrind_per_request(
     return callgrind_total(raw) / count
 
 
-def phase_instructions(demo: Demo) -> dict[str, Any]:
-    """Instructions per call-next + start pair and per kiosk ticket, in process under callgrind
-    (bench/instructions.py): a figure the machine's speed does not move."""
-    out: dict[str, Any] = {"count": INSTRUCTION_COUNT}
+def in_process_loads(demo: Demo, requests: int) -> Iterator[tuple[str, list[str]]]:
+    """bench/instructions.py's two loads, each on a fresh database (the calls' with waiting
+    tickets for ``requests`` calls and more): the load's name and its arguments, but for the
+    count and the warm-up."""
     counters = [(hall, cid) for hall, cids in demo.counters.items() for cid in cids][:30]
     services = [(hall, sid) for hall, sids in demo.services.items() for sid, _prefix in sids]
     for load, ids in (("calls", counters), ("issue", services)):
         fresh_db()
         if load == "calls":
-            preissue(demo, CALL_BACKLOG_PER_SERVICE)
+            preissue(demo, max(CALL_BACKLOG_PER_SERVICE, requests // 10))
+        yield (
+            load,
+            [
+                "--load",
+                load,
+                "--credentials",
+                str(WORK / "var" / "demo-credentials.json"),
+                "--ids",
+                ",".join(f"{a}:{b}" for a, b in ids),
+            ],
+        )
+
+
+def phase_instructions(demo: Demo) -> dict[str, Any]:
+    """Instructions per call-next + start pair and per kiosk ticket, in process under callgrind
+    (bench/instructions.py): a figure the machine's speed does not move."""
+    out: dict[str, Any] = {"count": INSTRUCTION_COUNT}
+    for load, arguments in in_process_loads(demo, INSTRUCTION_COUNT + INSTRUCTION_WARM_UP):
         started = time.monotonic()
-        arguments = ["--load", load, "--count", str(INSTRUCTION_COUNT)]
-        arguments += ["--warm", str(INSTRUCTION_WARM_UP)]
-        arguments += ["--credentials", str(WORK / "var" / "demo-credentials.json")]
-        arguments += ["--ids", ",".join(f"{a}:{b}" for a, b in ids)]
+        arguments += ["--count", str(INSTRUCTION_COUNT), "--warm", str(INSTRUCTION_WARM_UP)]
         per = callgrind_per_request(load, arguments, app_env(), INSTRUCTION_COUNT)
         out[load] = per
         log(
@@ -1304,16 +1320,9 @@ def phase_cpu(demo: Demo) -> dict[str, Any]:
     (bench/instructions.py --measure cpu): where a pair's CPU goes, with no lock waits or
     scheduling in it. Moves with the machine's speed: compare trees minutes apart."""
     out: dict[str, Any] = {"count": CPU_COUNT}
-    counters = [(hall, cid) for hall, cids in demo.counters.items() for cid in cids][:30]
-    services = [(hall, sid) for hall, sids in demo.services.items() for sid, _prefix in sids]
-    for load, ids in (("calls", counters), ("issue", services)):
-        fresh_db()
-        if load == "calls":
-            preissue(demo, max(CALL_BACKLOG_PER_SERVICE, (CPU_COUNT + CPU_WARM_UP) // 10))
-        command = [PYTHON, str(BENCH_DIR / "instructions.py"), "--measure", "cpu"]
-        command += ["--load", load, "--count", str(CPU_COUNT), "--warm", str(CPU_WARM_UP)]
-        command += ["--credentials", str(WORK / "var" / "demo-credentials.json")]
-        command += ["--ids", ",".join(f"{a}:{b}" for a, b in ids)]
+    for load, arguments in in_process_loads(demo, CPU_COUNT + CPU_WARM_UP):
+        command = [PYTHON, str(BENCH_DIR / "instructions.py"), "--measure", "cpu", *arguments]
+        command += ["--count", str(CPU_COUNT), "--warm", str(CPU_WARM_UP)]
         if os.environ.get("BENCH_CPU_PROFILE") and Path(PY_SPY).exists():
             # py-spy's raw stacks of the whole run (warm-up included), for a closer look.
             raw = WORK / f"cpu-{load}.pyspy.txt"
