@@ -192,19 +192,10 @@ def instrumentation(on: bool) -> None:
 
 def postgres_cpu_seconds() -> float:
     """User + system CPU of every PostgreSQL process on the machine so far (backends, WAL
-    writer, checkpointer, autovacuum): what the database spends, read from /proc."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        if name != "postgres" and not name.startswith("postgres:"):
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    writer, checkpointer, autovacuum), as the HTTP phases' ``CpuMeter`` reads it."""
+    from hallq_bench import proc_cpu, procs_matching  # bench/, beside this file
+
+    return sum(proc_cpu(pid) for pid in procs_matching(lambda comm, _cmd: comm == "postgres"))
 
 
 class CpuClock:

@@ -26,15 +26,18 @@ def drop_indexes(indexes: dict[str, str]) -> migrations.RunPython:
     """Drop indexes by name (``{name: "table (column)"}``, to create them again backwards),
     on PostgreSQL without blocking writes (``CONCURRENTLY``: the migration must not be atomic)."""
 
+    def concurrently(schema_editor: Any) -> str:
+        return "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
+
     def forwards(apps: Any, schema_editor: Any) -> None:
-        concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
         for name in indexes:
-            schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {name}")
+            schema_editor.execute(f"DROP INDEX {concurrently(schema_editor)}IF EXISTS {name}")
 
     def backwards(apps: Any, schema_editor: Any) -> None:
-        concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
         for name, target in indexes.items():
-            schema_editor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON {target}")
+            schema_editor.execute(
+                f"CREATE INDEX {concurrently(schema_editor)}IF NOT EXISTS {name} ON {target}"
+            )
 
     return migrations.RunPython(forwards, backwards)
 

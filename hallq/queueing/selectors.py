@@ -244,9 +244,11 @@ def counter_at_work_and_candidates(
         raise NotImplementedError("counter_at_work_and_candidates reads on PostgreSQL only")
     if not service_ids:
         return (*counter_at_work(counter_id), [])
-    params = [counter_id, hall_id, service_date, list(service_ids), list(service_ids)]
+    _sql, candidates_params = _candidates_sql_postgresql(
+        hall_id, service_date, list(service_ids), per_service
+    )
     rows = fetch_all(
-        _counter_at_work_and_candidates_text(per_service), [*params, service_date, hall_id]
+        _counter_at_work_and_candidates_text(per_service), [counter_id, *candidates_params]
     )
     split = len(Counter._meta.concrete_fields)
     found: Sequence[Any] | None = None

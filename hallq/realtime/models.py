@@ -25,7 +25,7 @@ class Event(models.Model):
     # database either (deleting a hall still deletes its events: Django cascades): every event
     # is written in the transaction that takes its hall's HallEventCounter row, whose own key
     # says the hall exists, while the key's check at each commit locked the hall's row
-    # (FOR KEY SHARE) for every call, start and ticket of the hall at once.
+    # (FOR KEY SHARE) for every call and start of the hall at once.
     hall = models.ForeignKey(
         "halls.Hall",
         on_delete=models.CASCADE,
