@@ -6,8 +6,11 @@ real `manage.py serve` processes, checked in SQL afterwards."""
 from __future__ import annotations
 
 import asyncio
+import bisect
+import json
 import os
 import re
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -302,6 +305,20 @@ def milliseconds(records: list[dict[str, Any]], q: float) -> float:
     return pct([(r["received"] - r["sent"]) * 1000 for r in records], q)
 
 
+def unevenness(records: list[dict[str, Any]]) -> float:
+    """p99 of each answer's wait over the median wait of the answers sent within 100 ms of it:
+    1.0 when every request waits alike, whatever the machine's speed; higher when some wait
+    longer than others sent at the same moment (a busy process, thread or queue)."""
+    ordered = sorted(records, key=lambda r: r["sent"])
+    sent = [r["sent"] for r in ordered]
+    waits = [r["received"] - r["sent"] for r in ordered]
+    ratios = []
+    for index, moment in enumerate(sent):
+        low, high = bisect.bisect_left(sent, moment - 0.1), bisect.bisect_right(sent, moment + 0.1)
+        ratios.append(waits[index] / statistics.median(waits[low:high]))
+    return pct(ratios, 99) if ratios else float("nan")
+
+
 def phase_hot(
     processes: int, redis_pid: int | None, pgbench_hot_tps: float | None
 ) -> dict[str, Any]:
@@ -319,6 +336,8 @@ def phase_hot(
         warm_records = asyncio.run(burst(warmup, 50))
         with CpuMeter(server, redis_pid) as meter, PgSampler() as pg:
             records = asyncio.run(burst(attempts, HOT_CONNECTIONS))
+    if os.environ.get("BENCH_HOT_RECORDS"):  # every answer's times, for a look at the tail
+        Path(f"{os.environ['BENCH_HOT_RECORDS']}-{processes}p.json").write_text(json.dumps(records))
     booked, taken = hot_slot_state(hot)
     winners, losers = [], []
     others: dict[str, int] = {}
@@ -330,6 +349,10 @@ def phase_hot(
         else:
             others[f"{r['status']}_{r['code']}"] = others.get(f"{r['status']}_{r['code']}", 0) + 1
     first_sent = min(r["sent"] for r in records)
+    by_connection_start = sorted(records, key=lambda r: r["sent"])
+    first_wave = by_connection_start[:HOT_CONNECTIONS]
+    loser_ids = {id(r) for r in losers}
+    later_losers = [r for r in by_connection_start[HOT_CONNECTIONS:] if id(r) in loser_ids]
     elapsed = max(r["received"] for r in records) - first_sent
     last_winner = max((r["received"] for r in winners), default=float("nan"))
     out = {
@@ -351,6 +374,13 @@ def phase_hot(
         "loser_p50_ms": milliseconds(losers, 50),
         "loser_p99_ms": milliseconds(losers, 99),
         "loser_max_ms": milliseconds(losers, 100),
+        # Where the tail comes from: the first wave (the first answer of each connection,
+        # sent all at once; the winners' transactions among them) and, after it, how far a
+        # loser's wait strays from the median of the losers sent within 100 ms of it.
+        "first_wave_p50_ms": milliseconds(first_wave, 50),
+        "first_wave_max_ms": milliseconds(first_wave, 100),
+        "after_first_wave_loser_p99_ms": milliseconds(later_losers, 99),
+        "loser_to_neighbours_p99": unevenness(later_losers),
         "all_p50_ms": milliseconds(records, 50),
         "all_p99_ms": milliseconds(records, 99),
         "last_winner_after_ms": (last_winner - first_sent) * 1000,
@@ -374,7 +404,10 @@ def phase_hot(
         f"overbooked={out['overbooked']} winners={len(winners)} losers_full={len(losers)} "
         f"others={others} winner_p50_ms={out['winner_p50_ms']:.0f} "
         f"winner_p99_ms={out['winner_p99_ms']:.0f} loser_p50_ms={out['loser_p50_ms']:.0f} "
-        f"loser_p99_ms={out['loser_p99_ms']:.0f} pgbench_hot_tps={pgbench_hot_tps or 0:.0f} "
+        f"loser_p99_ms={out['loser_p99_ms']:.0f} first_wave_max_ms={out['first_wave_max_ms']:.0f} "
+        f"after_first_wave_loser_p99_ms={out['after_first_wave_loser_p99_ms']:.0f} "
+        f"loser_to_neighbours_p99={out['loser_to_neighbours_p99']:.2f} "
+        f"pgbench_hot_tps={pgbench_hot_tps or 0:.0f} "
         f"met={out['met']} | {cpu_text(out['cpu'])}"
     )
     return out

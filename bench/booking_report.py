@@ -80,7 +80,8 @@ def check_lines(b: dict[str, Any]) -> list[str]:
             f"{r['places_taken']} taken places for the slot; the last winner was answered "
             f"{r['last_winner_after_ms']:.0f} ms after the first request left; all answers p50 "
             f"{r['all_p50_ms']:.0f} / p99 {r['all_p99_ms']:.0f} ms, slowest loser "
-            f"{r['loser_max_ms']:.0f} ms → **{'OK' if r['verify_ok'] else 'FAILED'}**"
+            f"{r['loser_max_ms']:.0f} ms{tail_of_hot(r)} → "
+            f"**{'OK' if r['verify_ok'] else 'FAILED'}**"
         )
     for r in b.get("availability", []):
         lines.append(
@@ -151,3 +152,15 @@ def detail_lines(b: dict[str, Any]) -> list[str]:
                 *[f"- {n}% {f}" for f, n in profile["own"][:8]],
             ]
     return lines
+
+
+def tail_of_hot(r: dict[str, Any]) -> str:
+    """Where the hot slot's tail came from (runs recorded before these figures have none)."""
+    if "first_wave_max_ms" not in r:
+        return ""
+    return (
+        f"; the first wave (each connection's first request, all at once) p50 "
+        f"{r['first_wave_p50_ms']:.0f} / max {r['first_wave_max_ms']:.0f} ms; after it losers "
+        f"p99 {r['after_first_wave_loser_p99_ms']:.0f} ms, a loser's wait over the median of "
+        f"those sent within 100 ms of it p99 {r['loser_to_neighbours_p99']:.2f}×"
+    )
