@@ -34,7 +34,12 @@ from hallq.booking.selectors import (
 from hallq.booking.views import appointment_view, slot_view
 from hallq.citizens.auth import CitizenAuth, signed_in_of
 from hallq.citizens.models import Citizen
-from hallq.citizens.selectors import citizen_by_id_number
+from hallq.citizens.selectors import (
+    SignedInCitizen,
+    UncheckedToken,
+    citizen_by_id_number,
+    token_checked,
+)
 from hallq.citizens.services import checked_id_number
 from hallq.common import clock
 from hallq.common.api import ERRORS
@@ -59,6 +64,8 @@ logger = logging.getLogger(__name__)
 
 router = Router(tags=["booking"])
 signed_in_auth = CitizenAuth(signed_in_only=True)
+# A booking checks a token this process does not remember in its own first statement.
+booking_auth = CitizenAuth(checked_by_view=True)
 
 # How far past the booking window slots are shown (with "opens at …"), so a citizen can see
 # tomorrow's slots before they are released and they exist before the release rush.
@@ -342,7 +349,7 @@ def _citizen_id(request: HttpRequest) -> int:
     return signed_in_of(request).pk
 
 
-@router.post("/appointments", response={201: AppointmentOut, **ERRORS}, auth=signed_in_auth)
+@router.post("/appointments", response={201: AppointmentOut, **ERRORS}, auth=booking_auth)
 def appointments_book(
     request: HttpRequest,
     body: AppointmentIn,
@@ -350,13 +357,20 @@ def appointments_book(
 ) -> Status[dict]:
     """Book a slot. Send an Idempotency-Key header to retry safely: a repeated request gets
     the first answer and books nothing more."""
-    signed_in = signed_in_of(request)
     now = clock.now()
     key = (idempotency_key or "").strip()[:100] or None
-    # One statement before any transaction: the slot, whether a place is free, and the answer
-    # already given to this key. Losers of a rush learn "full" from it without taking a lock;
-    # the claim inside the transaction is what decides.
-    found = slot_to_book(slot_id=body.slot_id, citizen_id=signed_in.pk, idempotency_key=key)
+    # One statement before any transaction: the slot, whether a place is free, the answer
+    # already given to this key and, for a token this process does not remember, its citizen.
+    # Losers of a rush learn "full" from it without taking a lock; the claim inside the
+    # transaction is what decides.
+    principal: SignedInCitizen | UncheckedToken = request.auth  # type: ignore[attr-defined]
+    found = slot_to_book(slot_id=body.slot_id, citizen=principal, idempotency_key=key, now=now)
+    if found.citizen is None:
+        raise AuthenticationError  # no such token, or expired
+    if isinstance(principal, UncheckedToken):
+        assert found.token_expires_at is not None
+        token_checked(principal.digest, found.citizen.pk, found.token_expires_at)
+    signed_in = found.citizen
     if found.earlier_appointment_id is not None:
         return Status(201, appointment_view(_load(found.earlier_appointment_id), now, request))
     if body.channel not in CITIZEN_CHANNELS:

@@ -22,7 +22,8 @@ from hallq.booking.models import (
     Slot,
     SlotPlace,
 )
-from hallq.citizens.models import BlacklistEntry, CitizenWechat
+from hallq.citizens.models import BlacklistEntry, CitizenToken, CitizenWechat
+from hallq.citizens.selectors import SignedInCitizen, UncheckedToken
 from hallq.common.db import column_value, fetch_all
 from hallq.halls.selectors import service_with_hall
 
@@ -86,23 +87,57 @@ class SlotToBook:
     has_free_place: bool
     # The appointment an earlier request with the same Idempotency-Key booked (committed).
     earlier_appointment_id: int | None
+    # Who is booking: the signed-in citizen given, or the one an unexpired token was found
+    # for (with its expiry); None when an ``UncheckedToken`` was not found.
+    citizen: SignedInCitizen | None
+    token_expires_at: datetime | None = None
 
 
-def slot_to_book(*, slot_id: int, citizen_id: int, idempotency_key: str | None) -> SlotToBook:
-    """The slot, whether a place of it is free, and the answer already given to this key."""
+def slot_to_book(
+    *,
+    slot_id: int,
+    citizen: SignedInCitizen | UncheckedToken,
+    idempotency_key: str | None,
+    now: datetime,
+) -> SlotToBook:
+    """The slot, whether a place of it is free, and the answer already given to this key;
+    for an ``UncheckedToken``, also its citizen, found in the same statement."""
     if not 0 < slot_id <= MAX_ID:
         slot_id = 0
     quote = connection.ops.quote_name
-    sql = (
-        "SELECT r.appointment_id, s.id, s.hall_id, s.service_id, s.date, s.starts_at, "  # noqa: S608 - the models' tables
-        "s.ends_at, s.quota, s.is_open, EXISTS (SELECT 1 FROM "
+    slot_and_answer = (
+        "r.appointment_id, s.id, s.hall_id, s.service_id, s.date, s.starts_at, s.ends_at, "  # noqa: S608 - the models' tables
+        "s.quota, s.is_open, EXISTS (SELECT 1 FROM "
         f"{SlotPlace._meta.db_table} p WHERE p.slot_id = s.id AND p.appointment_id IS NULL) "
         "FROM (SELECT 1 AS one) o "
-        f"LEFT JOIN {Slot._meta.db_table} s ON s.id = %s "
-        f"LEFT JOIN {IdempotencyRecord._meta.db_table} r "
-        f"ON r.citizen_id = %s AND r.{quote('key')} = %s"
     )
-    (row,) = fetch_all(sql, [slot_id, citizen_id, idempotency_key])
+    if isinstance(citizen, UncheckedToken):
+        sql = (
+            f"SELECT t.citizen_id, t.expires_at, {slot_and_answer}"
+            f"LEFT JOIN {CitizenToken._meta.db_table} t "
+            "ON t.token_hash = %s AND t.expires_at > %s "
+            f"LEFT JOIN {Slot._meta.db_table} s ON s.id = %s "
+            f"LEFT JOIN {IdempotencyRecord._meta.db_table} r "
+            f"ON r.citizen_id = t.citizen_id AND r.{quote('key')} = %s"
+        )
+        when = connection.ops.adapt_datetimefield_value(now)
+        ((citizen_id, expires_at, *rest),) = fetch_all(
+            sql, [citizen.digest, when, slot_id, idempotency_key]
+        )
+        row = tuple(rest)
+        who = SignedInCitizen(citizen_id) if citizen_id is not None else None
+        token_expires_at = (
+            column_value(CitizenToken, "expires_at", expires_at) if who is not None else None
+        )
+    else:
+        sql = (
+            f"SELECT {slot_and_answer}"
+            f"LEFT JOIN {Slot._meta.db_table} s ON s.id = %s "
+            f"LEFT JOIN {IdempotencyRecord._meta.db_table} r "
+            f"ON r.citizen_id = %s AND r.{quote('key')} = %s"
+        )
+        (row,) = fetch_all(sql, [slot_id, citizen.pk, idempotency_key])
+        who, token_expires_at = citizen, None
     earlier, found, hall_id, service_id, day, starts_at, ends_at, quota, is_open, free = row
     slot = None
     service = service_with_hall(service_id) if found is not None else None
@@ -121,7 +156,13 @@ def slot_to_book(*, slot_id: int, citizen_id: int, idempotency_key: str | None) 
         slot.service = service
         if service.hall_id == hall_id:
             slot.hall = service.hall
-    return SlotToBook(slot=slot, has_free_place=bool(free), earlier_appointment_id=earlier)
+    return SlotToBook(
+        slot=slot,
+        has_free_place=bool(free),
+        earlier_appointment_id=earlier,
+        citizen=who,
+        token_expires_at=token_expires_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,12 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from hallq.citizens.models import CITIZEN_TOKEN_PREFIX, Citizen, CitizenToken
-from hallq.citizens.selectors import SignedInCitizen, signed_in_citizen
+from hallq.citizens.selectors import (
+    SignedInCitizen,
+    UncheckedToken,
+    signed_in_citizen,
+    signed_in_or_unchecked,
+)
 from hallq.common import clock
 from hallq.halls.models import hash_token
 
@@ -35,13 +40,22 @@ class CitizenAuth(HttpBearer):
     calls a rush repeats; a token revoked in another process is accepted there for a few
     seconds more (``selectors.TOKEN_MEMO_SECONDS``). One class either way: it is one security
     scheme of the API, named after the class in the OpenAPI document.
+
+    With ``checked_by_view`` as well, a token this process does not remember is not read
+    here: ``request.auth`` is an ``UncheckedToken`` and the view's first statement checks it
+    (401 when it finds none), so the request body is validated before the token is.
     """
 
-    def __init__(self, *, signed_in_only: bool = False) -> None:
+    def __init__(self, *, signed_in_only: bool = False, checked_by_view: bool = False) -> None:
         super().__init__()
-        self.signed_in_only = signed_in_only
+        self.signed_in_only = signed_in_only or checked_by_view
+        self.checked_by_view = checked_by_view
 
-    def authenticate(self, request: HttpRequest, token: str) -> Citizen | SignedInCitizen | None:
+    def authenticate(
+        self, request: HttpRequest, token: str
+    ) -> Citizen | SignedInCitizen | UncheckedToken | None:
+        if self.checked_by_view:
+            return signed_in_or_unchecked(token, clock.now())
         if self.signed_in_only:
             return signed_in_citizen(token, clock.now())
         return citizen_for_token(token, clock.now())

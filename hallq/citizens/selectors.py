@@ -113,6 +113,33 @@ def _token_holder(digest: str, now: datetime) -> tuple[SignedInCitizen, datetime
     return SignedInCitizen(citizen_id), column_value(CitizenToken, "expires_at", expires_at)
 
 
+@dataclass(frozen=True, slots=True)
+class UncheckedToken:
+    """A citizen token this process does not remember, left for the request's first statement
+    to check together with what it reads anyway (``booking.selectors.slot_to_book``): a
+    citizen's first booking request, or a rush's first-time losers, read the database once,
+    not twice. ``token_checked`` remembers what that statement found."""
+
+    digest: str
+
+
+def signed_in_or_unchecked(token: str, now: datetime) -> SignedInCitizen | UncheckedToken | None:
+    """The citizen of a remembered, unexpired ``hc_…`` token; an ``UncheckedToken`` for any
+    other ``hc_…`` token (it may be unknown: the caller must check it before anything else);
+    None for a token of another kind."""
+    if not token.startswith(CITIZEN_TOKEN_PREFIX):
+        return None
+    digest = hash_token(token)
+    known = unexpired(_signed_in, digest, lambda: None, now)
+    return known if known is not None else UncheckedToken(digest)
+
+
+def token_checked(digest: str, citizen_id: int, expires_at: datetime) -> SignedInCitizen:
+    """The citizen a statement found for an ``UncheckedToken`` (unexpired: the statement
+    asked), remembered as ``signed_in_citizen`` remembers it."""
+    return _signed_in.remembered(digest, lambda: (SignedInCitizen(citizen_id), expires_at))[0]
+
+
 def signed_in_citizen_forget(token: str) -> None:
     """Forget a token this process remembers (it has just been revoked)."""
     _signed_in.forget(hash_token(token))

@@ -372,6 +372,55 @@ def test_a_booking_runs_seven_statements_and_a_full_answer_one(halls, at):
     assert full == 1
 
 
+def test_a_citizens_first_request_reads_their_token_in_its_first_statement(halls, at):
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
+    warm = make_slot(service_of(halls[0], "A"), moment(3, 7, 30), quota=1)
+    first, _ = citizen_client()
+    loser, _ = citizen_client(2)
+    again, _ = citizen_client(3)
+    assert book(again, warm.pk).status_code == 201  # the service, its rules, the agreement
+
+    with CaptureQueriesContext(connection) as captured:
+        assert book(first, slot.pk).status_code == 201
+    booking = [q["sql"].split()[0] for q in captured.captured_queries]
+    with CaptureQueriesContext(connection) as captured:
+        assert book(loser, slot.pk).json()["code"] == "slot_full"
+    full = [q["sql"] for q in captured.captured_queries]
+    with CaptureQueriesContext(connection) as captured:
+        assert book(loser, slot.pk).json()["code"] == "slot_full"
+    full_again = [q["sql"] for q in captured.captured_queries]
+
+    transaction = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+    assert [verb for verb in booking if verb not in transaction] == [
+        *["SELECT"] * 4,
+        "INSERT",
+        "UPDATE",
+        "INSERT",
+    ]
+    assert len(full) == 1
+    assert "citizens_citizentoken" in full[0]
+    # Remembered by the first: the token is not read again.
+    assert len(full_again) == 1
+    assert "citizens_citizentoken" not in full_again[0]
+
+
+def test_an_unknown_or_expired_token_books_nothing_and_is_not_remembered(halls, at):
+    from hallq.citizens.models import CitizenToken
+
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
+    unknown = Client(headers={"authorization": "Bearer hc_" + "x" * 40})
+    expired, _ = citizen_client()
+    CitizenToken.objects.update(expires_at=clock.now())
+
+    for client in (unknown, expired, expired):
+        response = book(client, slot.pk, key="k-1")
+        assert (response.status_code, response.json()["code"]) == (401, "unauthorised")
+    # Nor does an unknown slot tell an unknown token anything but 401.
+    assert book(unknown, 999_999).status_code == 401
+    assert not Appointment.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+
+
 def test_a_full_answer_decrypts_nothing_and_a_booking_only_the_mobile_number(
     halls, at, monkeypatch
 ):
