@@ -368,7 +368,6 @@ def appointments_book(
     if found.citizen is None:
         raise AuthenticationError  # no such token, or expired
     if isinstance(principal, UncheckedToken):
-        assert found.token_expires_at is not None
         token_checked(principal.digest, found.citizen.pk, found.token_expires_at)
     signed_in = found.citizen
     if found.earlier_appointment_id is not None:

@@ -124,11 +124,13 @@ def slot_to_book(
         ((citizen_id, expires_at, *rest),) = fetch_all(
             sql, [citizen.digest, when, slot_id, idempotency_key]
         )
+        if citizen_id is None:  # no such token, or expired: nothing more is looked at
+            return SlotToBook(
+                slot=None, has_free_place=False, earlier_appointment_id=None, citizen=None
+            )
         row = tuple(rest)
-        who = SignedInCitizen(citizen_id) if citizen_id is not None else None
-        token_expires_at = (
-            column_value(CitizenToken, "expires_at", expires_at) if who is not None else None
-        )
+        who = SignedInCitizen(citizen_id)
+        token_expires_at = column_value(CitizenToken, "expires_at", expires_at)
     else:
         sql = (
             f"SELECT {slot_and_answer}"

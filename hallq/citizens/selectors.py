@@ -134,9 +134,11 @@ def signed_in_or_unchecked(token: str, now: datetime) -> SignedInCitizen | Unche
     return known if known is not None else UncheckedToken(digest)
 
 
-def token_checked(digest: str, citizen_id: int, expires_at: datetime) -> SignedInCitizen:
+def token_checked(digest: str, citizen_id: int, expires_at: datetime | None) -> SignedInCitizen:
     """The citizen a statement found for an ``UncheckedToken`` (unexpired: the statement
-    asked), remembered as ``signed_in_citizen`` remembers it."""
+    asked), remembered as ``signed_in_citizen`` remembers it — with the same window: a sign-out
+    in this process between the statement and this forgets first, and the token is remembered
+    again for at most ``TOKEN_MEMO_SECONDS``, as in another process."""
     return _signed_in.remembered(digest, lambda: (SignedInCitizen(citizen_id), expires_at))[0]
 
 

@@ -383,6 +383,7 @@ def test_a_citizens_first_request_reads_their_token_in_its_first_statement(halls
     with CaptureQueriesContext(connection) as captured:
         assert book(first, slot.pk).status_code == 201
     booking = [q["sql"].split()[0] for q in captured.captured_queries]
+    assert "citizens_citizentoken" in captured.captured_queries[0]["sql"]
     with CaptureQueriesContext(connection) as captured:
         assert book(loser, slot.pk).json()["code"] == "slot_full"
     full = [q["sql"] for q in captured.captured_queries]
@@ -406,19 +407,40 @@ def test_a_citizens_first_request_reads_their_token_in_its_first_statement(halls
 
 def test_an_unknown_or_expired_token_books_nothing_and_is_not_remembered(halls, at):
     from hallq.citizens.models import CitizenToken
+    from hallq.citizens.selectors import _signed_in
+    from hallq.halls.models import hash_token
 
-    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=1)
-    unknown = Client(headers={"authorization": "Bearer hc_" + "x" * 40})
-    expired, _ = citizen_client()
-    CitizenToken.objects.update(expires_at=clock.now())
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=2)
+    booker, _ = citizen_client(2)
+    assert book(booker, slot.pk, key="k-1").status_code == 201  # an answer kept for "k-1"
+    unknown_token = "hc_" + "x" * 40
+    expired_token = citizen_token_issue(citizen=make_citizen(1, now=clock.now()), now=clock.now())
+    CitizenToken.objects.filter(token_hash=hash_token(expired_token)).update(expires_at=clock.now())
 
-    for client in (unknown, expired, expired):
+    for token in (unknown_token, expired_token, expired_token):
+        client = Client(headers={"authorization": f"Bearer {token}"})
         response = book(client, slot.pk, key="k-1")
         assert (response.status_code, response.json()["code"]) == (401, "unauthorised")
+        assert "booking_code" not in response.json()
+        assert hash_token(token) not in _signed_in._entries
     # Nor does an unknown slot tell an unknown token anything but 401.
+    unknown = Client(headers={"authorization": f"Bearer {unknown_token}"})
     assert book(unknown, 999_999).status_code == 401
-    assert not Appointment.objects.exists()
-    assert not IdempotencyRecord.objects.exists()
+    assert Appointment.objects.count() == 1
+    assert IdempotencyRecord.objects.count() == 1
+
+
+def test_a_key_another_citizen_used_is_not_a_first_requests_answer(halls, at):
+    slot = make_slot(service_of(halls[0], "A"), moment(3, 7), quota=2)
+    first, _ = citizen_client(1)
+    second, _ = citizen_client(2)  # its token not yet remembered by this process
+
+    mine = book(first, slot.pk, key="k-1")
+    theirs = book(second, slot.pk, key="k-1")
+
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert theirs.json()["id"] != mine.json()["id"]
+    assert Appointment.objects.filter(slot=slot).count() == 2
 
 
 def test_a_full_answer_decrypts_nothing_and_a_booking_only_the_mobile_number(
