@@ -38,7 +38,6 @@ from hallq.citizens.selectors import (
     SignedInCitizen,
     UncheckedToken,
     citizen_by_id_number,
-    token_checked,
 )
 from hallq.citizens.services import checked_id_number
 from hallq.common import clock
@@ -367,8 +366,6 @@ def appointments_book(
     found = slot_to_book(slot_id=body.slot_id, citizen=principal, idempotency_key=key, now=now)
     if found.citizen is None:
         raise AuthenticationError  # no such token, or expired
-    if isinstance(principal, UncheckedToken):
-        token_checked(principal.digest, found.citizen.pk, found.token_expires_at)
     signed_in = found.citizen
     if found.earlier_appointment_id is not None:
         return Status(201, appointment_view(_load(found.earlier_appointment_id), now, request))

@@ -23,7 +23,7 @@ from hallq.booking.models import (
     SlotPlace,
 )
 from hallq.citizens.models import BlacklistEntry, CitizenToken, CitizenWechat
-from hallq.citizens.selectors import SignedInCitizen, UncheckedToken
+from hallq.citizens.selectors import SignedInCitizen, UncheckedToken, token_checked
 from hallq.common.db import column_value, fetch_all
 from hallq.halls.selectors import service_with_hall
 
@@ -88,9 +88,8 @@ class SlotToBook:
     # The appointment an earlier request with the same Idempotency-Key booked (committed).
     earlier_appointment_id: int | None
     # Who is booking: the signed-in citizen given, or the one an unexpired token was found
-    # for (with its expiry); None when an ``UncheckedToken`` was not found.
+    # for (remembered from then on, ``token_checked``); None when an ``UncheckedToken`` was not.
     citizen: SignedInCitizen | None
-    token_expires_at: datetime | None = None
 
 
 def slot_to_book(
@@ -101,7 +100,7 @@ def slot_to_book(
     now: datetime,
 ) -> SlotToBook:
     """The slot, whether a place of it is free, and the answer already given to this key;
-    for an ``UncheckedToken``, also its citizen, found in the same statement."""
+    for an ``UncheckedToken``, also its citizen, found in the same statement and remembered."""
     if not 0 < slot_id <= MAX_ID:
         slot_id = 0
     quote = connection.ops.quote_name
@@ -129,8 +128,8 @@ def slot_to_book(
                 slot=None, has_free_place=False, earlier_appointment_id=None, citizen=None
             )
         row = tuple(rest)
-        who = SignedInCitizen(citizen_id)
-        token_expires_at = column_value(CitizenToken, "expires_at", expires_at)
+        expiry = column_value(CitizenToken, "expires_at", expires_at)
+        who = token_checked(citizen.digest, citizen_id, expiry)
     else:
         sql = (
             f"SELECT {slot_and_answer}"
@@ -139,7 +138,7 @@ def slot_to_book(
             f"ON r.citizen_id = %s AND r.{quote('key')} = %s"
         )
         (row,) = fetch_all(sql, [slot_id, citizen.pk, idempotency_key])
-        who, token_expires_at = citizen, None
+        who = citizen
     earlier, found, hall_id, service_id, day, starts_at, ends_at, quota, is_open, free = row
     slot = None
     service = service_with_hall(service_id) if found is not None else None
@@ -163,7 +162,6 @@ def slot_to_book(
         has_free_place=bool(free),
         earlier_appointment_id=earlier,
         citizen=who,
-        token_expires_at=token_expires_at,
     )
 
 

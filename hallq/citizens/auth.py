@@ -48,7 +48,7 @@ class CitizenAuth(HttpBearer):
 
     def __init__(self, *, signed_in_only: bool = False, checked_by_view: bool = False) -> None:
         super().__init__()
-        self.signed_in_only = signed_in_only or checked_by_view
+        self.signed_in_only = signed_in_only
         self.checked_by_view = checked_by_view
 
     def authenticate(
