@@ -5,8 +5,9 @@ The hall and ticket event streams are answered by a bare ASGI app in front of Dj
 (hallq/queueing/event_routes.py), without the middleware and with less memory per open stream.
 Everything else is Django (config/handlers.py): with its synchronous middleware chain run in one
 thread per request, as a WSGI server would, rather than Django's async chain, which crosses
-between the event loop and threads about fifteen times per request; the streams the fast route
-passes on (a staff member following a ticket) go through Django's async handler. Static files
+between the event loop and threads about fifteen times per request; the API's requests through
+``HALLQ_API_MIDDLEWARE``, the part of the chain they use; the streams the fast route passes on
+(a staff member following a ticket) go through Django's async handler. Static files
 are served by Django's staticfiles handler wrapped around the application, not by a middleware
 (docs/decisions/0002).
 """
@@ -22,6 +23,8 @@ import django
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
 django.setup(set_prefix=False)
+
+from django.conf import settings  # noqa: E402
 
 from config.handlers import (  # noqa: E402 (needs the apps loaded)
     ReusedThreadsASGIHandler,
@@ -43,6 +46,7 @@ application = EventRoutes(
         ASGIStaticFilesHandler(SyncChainASGIHandler(_threads)),
         ReusedThreadsASGIHandler(_threads),
         _streams,
+        api=SyncChainASGIHandler(_threads, settings.HALLQ_API_MIDDLEWARE),
     )
 )
 

@@ -12,26 +12,29 @@ for it — the signals, the synchronous middleware chain, the view, rendering an
 response — as one call on one of a fixed set of threads, as a WSGI server would, and sends the
 response from the event loop. It serves responses whose body is known when the view returns;
 a view that streams (the event streams) is served by Django's async handler instead, which
-``route`` decides by path.
+``route`` decides by path. The API's requests (``/api/``) go through a chain of their own,
+``HALLQ_API_MIDDLEWARE``: the part of ``MIDDLEWARE`` they use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core import signals
-from django.core.exceptions import RequestAborted
+from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed, RequestAborted
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.exception import convert_exception_to_response
 from django.db import connections
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch, URLResolver, get_resolver, set_script_prefix, set_urlconf
+from django.utils.module_loading import import_string
 
 from hallq.common.db import keep_connection_between_requests
 
@@ -102,12 +105,41 @@ class ReusedThreadsASGIHandler(ASGIHandler):
 
 
 class SyncChainASGIHandler(ASGIHandler):
-    """Django over ASGI with the synchronous middleware chain run in one thread per request."""
+    """Django over ASGI with the synchronous middleware chain run in one thread per request:
+    ``settings.MIDDLEWARE``, or the middleware given."""
 
-    def __init__(self, threads: _Threads) -> None:
+    def __init__(self, threads: _Threads, middleware: Sequence[str] | None = None) -> None:
         base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the async chain
-        self.load_middleware(is_async=False)
+        if middleware is None:
+            self.load_middleware(is_async=False)
+        else:
+            self._load_sync_middleware(middleware)
         self._threads = threads
+
+    def _load_sync_middleware(self, paths: Sequence[str]) -> None:
+        """Django's ``load_middleware(is_async=False)`` for these middleware instead of
+        ``settings.MIDDLEWARE`` (Django's reads the setting itself). Every one must be
+        synchronous, as all of hallq's are: the chain runs on a request thread."""
+        self._view_middleware: list[Callable[..., Any]] = []
+        self._template_response_middleware: list[Callable[..., Any]] = []
+        self._exception_middleware: list[Callable[..., Any]] = []
+        handler = convert_exception_to_response(self._get_response)  # type: ignore[attr-defined]
+        for path in reversed(paths):
+            factory = import_string(path)
+            if not getattr(factory, "sync_capable", True):
+                raise ImproperlyConfigured(f"{path} is not synchronous: the chain runs on a thread")
+            try:
+                instance = factory(handler)
+            except MiddlewareNotUsed:
+                continue
+            if hasattr(instance, "process_view"):
+                self._view_middleware.insert(0, instance.process_view)
+            if hasattr(instance, "process_template_response"):
+                self._template_response_middleware.append(instance.process_template_response)
+            if hasattr(instance, "process_exception"):
+                self._exception_middleware.append(instance.process_exception)
+            handler = convert_exception_to_response(instance)
+        self._middleware_chain = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -153,6 +185,8 @@ class SyncChainASGIHandler(ASGIHandler):
                 # Not expected here (``route`` sends streaming views elsewhere): drain it.
                 content = b"".join(response)
                 response.streaming_content = [content]  # type: ignore[attr-defined]
+            elif not response.has_header("Content-Length"):  # CommonMiddleware's, for every chain
+                response.headers["Content-Length"] = str(len(response.content))  # type: ignore[attr-defined]
             # request_finished: a connection goes back to the pool once its hold is over
             response.close()
             return response
@@ -167,16 +201,26 @@ def _resolved(resolver: URLResolver, path: str) -> ResolverMatch:
     return resolver.resolve(path)
 
 
+API_PREFIX = "/api/"
+
+
 def route(
     sync_chain: ASGIHandler,
     streaming: ASGIHandler,
     is_streaming: Callable[[str], bool],
+    api: ASGIHandler | None = None,
 ) -> Callable[[Scope, Receive, Send], Any]:
-    """The application: paths whose views stream go to Django's async handler, the rest to the
-    synchronous chain."""
+    """The application: paths whose views stream go to Django's async handler, the API's other
+    paths to the API's synchronous chain (when given), the rest to the synchronous chain."""
 
     async def application(scope: Scope, receive: Receive, send: Send) -> None:
-        handler = streaming if is_streaming(scope.get("path", "")) else sync_chain
+        path = scope.get("path", "")
+        if is_streaming(path):
+            handler = streaming
+        elif api is not None and path.startswith(API_PREFIX):
+            handler = api
+        else:
+            handler = sync_chain
         await handler(scope, receive, send)
 
     return application

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.conf import settings as django_settings
 from django.core import signals
 from django.db import close_old_connections, connection, connections
 from django.test import RequestFactory
@@ -36,7 +37,12 @@ def application() -> Any:
 
 def served_by(pool: Any) -> Any:
     """The application as config/asgi.py makes it, on these request threads, no path streaming."""
-    return route(SyncChainASGIHandler(pool), ReusedThreadsASGIHandler(pool), lambda path: False)
+    return route(
+        SyncChainASGIHandler(pool),
+        ReusedThreadsASGIHandler(pool),
+        lambda path: False,
+        api=SyncChainASGIHandler(pool, django_settings.HALLQ_API_MIDDLEWARE),
+    )
 
 
 def call(application: Any, method: str, path: str, **options: Any) -> httpx.Response:
@@ -98,6 +104,72 @@ def test_the_request_signals_and_the_view_run_once_on_one_thread_off_the_event_l
     assert [name for name, _ in seen] == ["started", "finished"]
     (_, first), (_, second) = seen
     assert first == second != threading.get_ident()
+
+
+def test_the_apis_chain_is_part_of_the_middleware_in_its_order():
+    api = django_settings.HALLQ_API_MIDDLEWARE
+    ordered = [path for path in django_settings.MIDDLEWARE if path in api]
+
+    assert api == ordered
+    assert "django.middleware.security.SecurityMiddleware" in api
+
+
+def chain_of(handler: Any) -> list[str]:
+    """The classes of a loaded chain, outermost first, and of its view, template-response and
+    exception hooks."""
+    names = []
+    layer: Any = handler._middleware_chain
+    while layer is not None:
+        # convert_exception_to_response's wrapper keeps what it wraps in its closure
+        inner = layer.__closure__[0].cell_contents if layer.__closure__ else None
+        if inner is None or not hasattr(inner, "get_response"):
+            break
+        names.append(type(inner).__name__)
+        layer = inner.get_response
+    return [
+        *names,
+        "view:",
+        *(type(hook.__self__).__name__ for hook in handler._view_middleware),
+        "template-response:",
+        *(type(hook.__self__).__name__ for hook in handler._template_response_middleware),
+        "exception:",
+        *(type(hook.__self__).__name__ for hook in handler._exception_middleware),
+    ]
+
+
+def test_a_chain_of_given_middleware_is_loaded_as_django_loads_the_settings_one():
+    pool = threads()
+    djangos = SyncChainASGIHandler(pool)
+    given = SyncChainASGIHandler(pool, django_settings.MIDDLEWARE)
+
+    assert chain_of(given) == chain_of(djangos)
+    assert chain_of(djangos)[:2] == ["SecurityMiddleware", "SessionMiddleware"]
+    assert "CsrfViewMiddleware" in chain_of(djangos)[chain_of(djangos).index("view:") :]
+
+
+def test_api_answers_come_through_the_apis_chain_and_pages_through_the_whole(application):
+    api = call(application, "GET", "/api/v1/halls", headers={"Accept-Language": "en"})
+    page = call(application, "GET", "/admin/login/")
+
+    # Both chains: security headers, the language.
+    for response in (api, page):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert "Accept-Language" in response.headers["Vary"]
+        assert int(response.headers["Content-Length"]) == len(response.content)
+    assert api.status_code == 200
+    assert api.headers["Content-Language"] == "en"
+    # Only pages: X-Frame-Options and the CSRF cookie.
+    assert "X-Frame-Options" not in api.headers
+    assert "csrftoken" not in api.headers.get("set-cookie", "")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "csrftoken" in page.headers.get("set-cookie", "")
+
+
+def test_pages_still_refuse_a_form_without_its_csrf_token(application):
+    response = call(application, "POST", "/admin/login/", data={"username": "x", "password": "y"})
+
+    assert response.status_code == 403
 
 
 def test_streaming_paths_go_to_djangos_async_handler():

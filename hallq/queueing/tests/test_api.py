@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -12,6 +14,7 @@ from hallq.common import clock
 from hallq.halls.auth import staff_token_issue
 from hallq.halls.models import Counter, CounterState, Service
 from hallq.queueing.models import Ticket, TicketState
+from hallq.queueing.services import ticket_issue
 
 pytestmark = pytest.mark.django_db
 
@@ -321,3 +324,36 @@ def test_the_counter_view_lists_todays_no_shows_of_its_services(api: Api):
     assert [(t["id"], t["number"]) for t in view["no_shows"]] == [(missed["id"], "A001")]
     api.call("POST", f"/api/v1/tickets/{missed['id']}/reinstate", "staff1")
     assert api.call("GET", path, "staff1").json()["no_shows"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_signed_in_back_office_session_reads_the_api_and_cannot_write_through_it(demo):
+    """Through the ASGI application the server runs, whose API requests have a middleware chain
+    of their own (config/handlers.py): it keeps the session and the signed-in user."""
+    from config.asgi import application
+
+    hall_id = demo["halls"][0]["id"]
+    staff = get_user_model().objects.get(username=demo["halls"][0]["staff"][0]["username"])
+    browser = Client()
+    browser.force_login(staff)
+    cookie = {"Cookie": f"sessionid={browser.cookies['sessionid'].value}"}
+    service = Service.objects.filter(hall_id=hall_id).earliest("pk")
+    ticket = ticket_issue(hall=service.hall, service=service, channel="kiosk", now=clock.now())
+    counter = Counter.objects.filter(hall_id=hall_id).earliest("number")
+
+    async def answers() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as asgi:
+            return [
+                await asgi.get(f"/api/v1/tickets/{ticket.pk}", headers=cookie),
+                await asgi.get(f"/api/v1/tickets/{ticket.pk}"),
+                await asgi.post(f"/api/v1/counters/{counter.pk}/call-next", headers=cookie),
+            ]
+
+    read, anonymous, write = asyncio.run(answers())
+
+    assert read.status_code == 200
+    assert read.json()["number"] == ticket.number
+    assert anonymous.status_code == 403
+    assert write.status_code == 401
+    assert Ticket.objects.get(pk=ticket.pk).state == TicketState.WAITING
