@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
-from hallq.common.db import fetch_all
+from hallq.common.db import fetch_all, instance_from_row
 from hallq.common.testing import prepared_plans
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +90,51 @@ def test_on_postgresql_the_hot_reads_column_types_come_as_django_reads_them():
     assert rows == expected
     assert [type(value) for value in rows[0]] == [type(value) for value in expected[0]]
     assert rows[0][0].tzinfo is expected[0][0].tzinfo is UTC
+
+
+def row_of(instance: Any) -> list[Any]:
+    return [getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields]
+
+
+def test_an_instance_from_a_row_is_what_the_orm_makes_of_it():
+    from django.contrib.auth.models import Group, Permission
+
+    group = Group.objects.create(name="counter staff")
+    permission = Permission.objects.select_related("content_type").earliest("pk")
+
+    for original in (group, permission):
+        model = type(original)
+        read = model.objects.get(pk=original.pk)
+        built = instance_from_row(model, row_of(read))
+
+        assert type(built) is model
+        assert {k: v for k, v in built.__dict__.items() if k != "_state"} == {
+            k: v for k, v in read.__dict__.items() if k not in {"_state"}
+        }
+        assert (built._state.adding, built._state.db) == (False, DEFAULT_DB_ALIAS)
+        assert built == read
+    # It behaves as a read one: a foreign key is followed, a change saved.
+    built_permission = instance_from_row(Permission, row_of(permission))
+    assert built_permission.content_type == permission.content_type
+    built_group = instance_from_row(Group, row_of(group))
+    built_group.name = "counter leads"
+    built_group.save(update_fields=["name"])
+    assert Group.objects.get(pk=group.pk).name == "counter leads"
+
+
+def test_a_model_with_init_listeners_is_built_by_its_init():
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.create(name="kiosk")
+    seen: list[Any] = []
+
+    def initialised(sender: Any, instance: Any, **_kwargs: Any) -> None:
+        seen.append(instance)
+
+    post_init.connect(initialised, sender=Group)
+    try:
+        built = instance_from_row(Group, row_of(group))
+    finally:
+        post_init.disconnect(initialised, sender=Group)
+
+    assert seen == [built]
