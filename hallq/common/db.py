@@ -182,6 +182,24 @@ def instance_from_row(model: type[M], values: Sequence[Any]) -> M:
     return instance
 
 
+def attach_related(instance: Model, name: str, related: Model) -> None:
+    """``instance.<name> = related`` for a foreign key: the key's column and the related
+    object remembered, as the field's descriptor sets them, without its checks of the object's
+    model and of the database routers' consent (~6 µs each, and a counter's call made a dozen
+    such: bench/NOTES.md). For objects this process has just read from its one database."""
+    attname, cache_name, target = _foreign_key(type(instance), name)
+    instance.__dict__[attname] = getattr(related, target)
+    instance._state.fields_cache[cache_name] = related
+
+
+@functools.cache
+def _foreign_key(model: type[Model], name: str) -> tuple[str, str, str]:
+    field = model._meta.get_field(name)
+    if not field.many_to_one or len(field.related_fields) != 1:  # type: ignore[union-attr]
+        raise ValueError(f"{model.__name__}.{name} is not a foreign key")
+    return field.attname, field.cache_name, field.target_field.attname  # type: ignore[union-attr]
+
+
 @functools.cache
 def _attnames(model: type[Model]) -> list[str]:
     return [field.attname for field in model._meta.concrete_fields]

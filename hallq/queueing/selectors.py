@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
-from hallq.common.db import columns_of, fetch_all, instance_from_row
+from hallq.common.db import attach_related, columns_of, fetch_all, instance_from_row
 from hallq.common.memo import Memo
 from hallq.halls.models import Counter, CounterService, CounterState, Hall, Service
 from hallq.halls.selectors import hall_by_id
@@ -287,7 +287,7 @@ def counter_and_ticket(row: Sequence[Any]) -> tuple[Counter, Ticket | None]:
     counter = instance_from_row(Counter, row[:split])
     hall = hall_by_id(counter.hall_id)
     if hall is not None:
-        counter.hall = hall
+        attach_related(counter, "hall", hall)
     ticket = instance_from_row(Ticket, row[split:]) if row[split] is not None else None
     return counter, ticket
 

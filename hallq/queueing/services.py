@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from hallq.common.db import columns_of, fetch_all
+from hallq.common.db import attach_related, columns_of, fetch_all
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
 from hallq.halls.selectors import hall_by_id, service_with_hall
@@ -254,11 +254,11 @@ def _attach(ticket: Ticket, counter: Counter | None) -> Ticket:
     """Give a ticket its hall, service and counter without reading them again: the counter is
     the one just locked, the service comes from this process's memo."""
     if counter is not None:
-        ticket.counter = counter
-        ticket.hall = counter.hall
+        attach_related(ticket, "counter", counter)
+        attach_related(ticket, "hall", counter.hall)
     service = service_with_hall(ticket.service_id)
     if service is not None:
-        ticket.service = service
+        attach_related(ticket, "service", service)
     return ticket
 
 
@@ -391,7 +391,7 @@ def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None
                 setattr(current, name, value)
         tickets = [_attach(candidates[choice.ticket.id], counter) for choice in choices]
         for ticket in tickets:
-            ticket.state, ticket.counter, ticket.called_at = TicketState.CALLED, counter, now
+            ticket.state, ticket.called_at = TicketState.CALLED, now  # its counter attached
             ticket.recall_count = 0
         ((status, chosen, called_event, called_seq, done_event, done_seq),) = fetch_all(
             "SELECT status, chosen, called_event, called_seq, done_event, done_seq "

@@ -10,7 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
-from hallq.common.db import fetch_all, instance_from_row
+from hallq.common.db import attach_related, fetch_all, instance_from_row
 from hallq.common.testing import prepared_plans
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +138,23 @@ def test_a_model_with_init_listeners_is_built_by_its_init():
         post_init.disconnect(initialised, sender=Group)
 
     assert seen == [built]
+
+
+def test_a_related_object_attached_is_as_if_assigned():
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    permission = Permission.objects.earliest("pk")
+    other = ContentType.objects.exclude(pk=permission.content_type_id).earliest("pk")
+    assigned = Permission.objects.get(pk=permission.pk)
+    assigned.content_type = other
+    attached = Permission.objects.get(pk=permission.pk)
+    attached.content_type  # noqa: B018 (remembers the old one, which attaching replaces)
+
+    attach_related(attached, "content_type", other)
+
+    assert attached.content_type_id == other.pk == assigned.content_type_id
+    assert attached.content_type is other
+    assert attached._state.fields_cache == assigned._state.fields_cache
+    with pytest.raises(ValueError, match="not a foreign key"):
+        attach_related(attached, "codename", other)
