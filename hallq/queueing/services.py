@@ -45,7 +45,7 @@ from hallq.queueing.selectors import (
     waiting_tickets,
     walk_in_position,
 )
-from hallq.realtime.services import NewEvent, event_record, events_announce, events_record
+from hallq.realtime.services import NewEvent, event_record, events_record, messages_announce
 
 # Stands for the ticket being issued, before the database gives it its id: it sorts last
 # among tickets issued at the same moment.
@@ -208,11 +208,11 @@ def _walk_in_issued_in_one_statement(
         number="",
     )
     sql = (
-        "SELECT ticket_id, sequence, number, ahead, estimate, event_id, event_seq "
+        "SELECT ticket_id, sequence, number, ahead, estimate, event_seq "
         "FROM hallq_walk_in_issue_v1(%s::bigint, %s::bigint, %s::date, %s::text, %s::text, "
         "%s::timestamptz, %s::integer, %s::integer, %s::float8, %s::jsonb)"
     )
-    ((ticket_id, sequence, number, ahead, estimate, event_id, event_seq),) = fetch_all(
+    ((ticket_id, sequence, number, ahead, estimate, event_seq),) = fetch_all(
         sql,
         [
             hall.pk,
@@ -231,7 +231,7 @@ def _walk_in_issued_in_one_statement(
     ticket.people_ahead_at_issue, ticket.estimated_wait_at_issue = ahead, estimate
     ticket._state.adding = False
     issued = _ticket_event("ticket.issued", ticket, people_ahead=ahead)
-    events_announce([issued.row(hall.pk, event_seq, now, pk=event_id)])
+    messages_announce([issued.message(hall.pk, event_seq, now)])
     return ticket
 
 
@@ -393,8 +393,8 @@ def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None
         for ticket in tickets:
             ticket.state, ticket.called_at = TicketState.CALLED, now  # its counter attached
             ticket.recall_count = 0
-        ((status, chosen, called_event, called_seq, done_event, done_seq),) = fetch_all(
-            "SELECT status, chosen, called_event, called_seq, done_event, done_seq "
+        ((status, chosen, called_seq, done_seq),) = fetch_all(
+            "SELECT status, chosen, called_seq, done_seq "
             "FROM hallq_call_next_v1(%s::bigint, %s::bigint, %s::timestamptz, "
             "%s::bigint, %s::bigint, %s::timestamptz, %s::integer, %s::jsonb, "
             "%s::bigint[], %s::bigint[], %s::jsonb, %s::integer[])",
@@ -421,21 +421,17 @@ def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None
         if status != "ok":
             continue
         called = tickets[chosen - 1] if chosen is not None else None
-        rows = []
+        messages = []
         if called is not None:
             counter.priority_streak = choices[chosen - 1].priority_streak_after
-            rows.append(
-                _ticket_event("ticket.called", called).row(
-                    counter.hall_id, called_seq, now, pk=called_event
-                )
+            messages.append(
+                _ticket_event("ticket.called", called).message(counter.hall_id, called_seq, now)
             )
         if current is not None:
-            rows.append(
-                _ticket_event("ticket.done", current).row(
-                    counter.hall_id, done_seq, now, pk=done_event
-                )
+            messages.append(
+                _ticket_event("ticket.done", current).message(counter.hall_id, done_seq, now)
             )
-        events_announce(rows)
+        messages_announce(messages)
         forget_capacity(counter.hall_id)
         return called
     raise Conflict(_("The queue is too busy right now; please try again."), code="busy")
@@ -534,7 +530,7 @@ def _advance_in_one_statement(
     ):
         raise TypeError(f"hallq_counter_advance_v2 cannot write {changes}")
     for _attempt in range(CALL_ATTEMPTS):
-        ((status, event_id, event_seq, *rest),) = fetch_all(
+        ((status, event_seq, *rest),) = fetch_all(
             _advance_text(),
             [counter_id, now, expected.value, changes["state"].value, kind, starts, finishes],
         )
@@ -542,8 +538,8 @@ def _advance_in_one_statement(
             counter, ticket = counter_and_ticket(rest)
             assert ticket is not None  # "ok": the function moved one on
             _attach(ticket, counter)
-            events_announce(
-                [_ticket_event(kind, ticket).row(counter.hall_id, event_seq, now, pk=event_id)]
+            messages_announce(
+                [_ticket_event(kind, ticket).message(counter.hall_id, event_seq, now)]
             )
             forget_capacity(counter.hall_id)
             return ticket
@@ -555,7 +551,7 @@ def _advance_in_one_statement(
 @functools.cache
 def _advance_text() -> str:
     return (
-        "SELECT r.status, r.event_id, r.event_seq, "  # noqa: S608 - the models' columns
+        "SELECT r.status, r.event_seq, "  # noqa: S608 - the models' columns
         f"{columns_of(Counter, '(r.counter)')}, {columns_of(Ticket, '(r.ticket)')} "
         "FROM hallq_counter_advance_v2(%s::bigint, %s::timestamptz, %s::text, %s::text, "
         "%s::text, %s::boolean, %s::boolean) AS r"

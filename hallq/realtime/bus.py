@@ -18,6 +18,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
@@ -38,33 +39,58 @@ class EventMessage:
     data: dict[str, Any]
     # Rendered once per process, not once per subscriber.
     sse: bytes = field(compare=False, repr=False)
+    # ``data`` as JSON, made once for the stream and for the bus.
+    body: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def build(cls, hall_id: int, seq: int, kind: str, data: dict[str, Any]) -> EventMessage:
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         sse = f"id: {seq}\nevent: {kind}\ndata: {body}\n\n".encode()
-        return cls(hall_id=hall_id, seq=seq, kind=kind, data=data, sse=sse)
+        return cls(hall_id=hall_id, seq=seq, kind=kind, data=data, sse=sse, body=body)
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        hall_id: int,
+        seq: int,
+        kind: str,
+        ticket_id: int | None,
+        service_id: int | None,
+        counter_id: int | None,
+        at: datetime,
+        payload: dict[str, Any],
+    ) -> EventMessage:
+        """The message of an event of the log, from its columns."""
+        data = {
+            "seq": seq,
+            "kind": kind,
+            "hall_id": hall_id,
+            "ticket_id": ticket_id,
+            "service_id": service_id,
+            "counter_id": counter_id,
+            "at": at.isoformat(),
+            **payload,
+        }
+        return cls.build(hall_id, seq, kind, data)
 
     @classmethod
     def from_event(cls, event: Event) -> EventMessage:
-        data = {
-            "seq": event.seq,
-            "kind": event.kind,
-            "hall_id": event.hall_id,
-            "ticket_id": event.ticket_id,
-            "service_id": event.service_id,
-            "counter_id": event.counter_id,
-            "at": event.created_at.isoformat(),
-            **event.payload,
-        }
-        return cls.build(event.hall_id, event.seq, event.kind, data)
+        return cls.of(
+            hall_id=event.hall_id,
+            seq=event.seq,
+            kind=event.kind,
+            ticket_id=event.ticket_id,
+            service_id=event.service_id,
+            counter_id=event.counter_id,
+            at=event.created_at,
+            payload=event.payload,
+        )
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"hall_id": self.hall_id, "seq": self.seq, "kind": self.kind, "data": self.data},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        """What the bus carries: the message's fields, ``data`` as already rendered."""
+        kind = json.dumps(self.kind, ensure_ascii=False)
+        return f'{{"hall_id":{self.hall_id},"seq":{self.seq},"kind":{kind},"data":{self.body}}}'
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> EventMessage:

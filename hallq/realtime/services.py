@@ -42,6 +42,20 @@ class NewEvent:
     service_id: int | None = None
     counter_id: int | None = None
 
+    def message(self, hall_id: int, seq: int, now: datetime) -> EventMessage:
+        """What is broadcast of it once written with the number ``seq``: ``EventMessage.from_event``
+        of ``row``, without the model instance."""
+        return EventMessage.of(
+            hall_id=hall_id,
+            seq=seq,
+            kind=self.kind,
+            ticket_id=self.ticket_id,
+            service_id=self.service_id,
+            counter_id=self.counter_id,
+            at=now,
+            payload=self.payload,
+        )
+
     def row(self, hall_id: int, seq: int, now: datetime, pk: int | None = None) -> Event:
         return Event(
             pk=pk,
@@ -79,7 +93,11 @@ def events_announce(rows: Sequence[Event]) -> None:
     """Broadcast events once the transaction that wrote them commits (at once outside one):
     for events written by other means than ``events_record``, such as a statement that
     inserts a row and its event together."""
-    messages = [EventMessage.from_event(event) for event in rows]
+    messages_announce([EventMessage.from_event(event) for event in rows])
+
+
+def messages_announce(messages: list[EventMessage]) -> None:
+    """``events_announce`` for events' messages (``NewEvent.message``)."""
     transaction.on_commit(lambda: _after_commit(messages))
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 
 import pytest
 from django.db import transaction
@@ -13,7 +15,7 @@ from hallq.common.db import db_read
 from hallq.halls.models import Hall, Organisation
 from hallq.realtime.bus import EventMessage, InProcessBus
 from hallq.realtime.models import Event
-from hallq.realtime.services import event_record
+from hallq.realtime.services import NewEvent, event_record
 from hallq.realtime.streams import hall_messages
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,3 +68,33 @@ def test_out_of_order_and_lost_deliveries_still_give_every_event_once_in_order(m
     assert asyncio.run(scenario()) == [4, 5, 6]
     assert bus.hub.subscriber_count() == 0
     assert Event.objects.filter(hall=hall).count() == 6
+
+
+def test_a_new_events_message_is_the_message_of_its_row_and_crosses_the_bus_unchanged():
+    hall = Hall.objects.create(organisation=Organisation.objects.create(name="机构"), name="大厅")
+    new = NewEvent(
+        kind="ticket.called",
+        payload={"number": "A012", "counter_name": "3 号窗口", "at_ms": 1.5},
+        ticket_id=7,
+        service_id=3,
+        counter_id=2,
+    )
+    now = datetime(2026, 11, 27, 8, 30, 0, 123456, tzinfo=UTC)
+
+    message = new.message(hall.pk, 42, now)
+    of_row = EventMessage.from_event(new.row(hall.pk, 42, now))
+
+    assert message == of_row
+    assert message.sse == of_row.sse
+    assert message.sse.startswith(b"id: 42\nevent: ticket.called\ndata: {")
+    # What the bus carries is the message's fields as JSON, and comes back the same message.
+    assert json.loads(message.to_json()) == {
+        "hall_id": hall.pk,
+        "seq": 42,
+        "kind": "ticket.called",
+        "data": message.data,
+    }
+    assert "3 号窗口" in message.to_json()  # not escaped
+    back = EventMessage.from_json(message.to_json())
+    assert back == message
+    assert back.sse == message.sse
