@@ -51,6 +51,14 @@ class CitizenAuth(HttpBearer):
         self.signed_in_only = signed_in_only
         self.checked_by_view = checked_by_view
 
+    def __call__(self, request: HttpRequest) -> Citizen | SignedInCitizen | UncheckedToken | None:
+        """``HttpBearer``'s, reading the header from META rather than ``request.headers``,
+        which builds a map of every header (~1 % of a request)."""
+        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self.authenticate(request, token)
+
     def authenticate(
         self, request: HttpRequest, token: str
     ) -> Citizen | SignedInCitizen | UncheckedToken | None:
@@ -72,4 +80,6 @@ def citizen_of(request: HttpRequest) -> Citizen:
 
 
 def bearer_token(request: HttpRequest) -> str:
-    return request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    # META, not ``request.headers``: that builds a map of every header (~1 % of a request).
+    header: str = request.META.get("HTTP_AUTHORIZATION", "")
+    return header.removeprefix("Bearer ").strip()
