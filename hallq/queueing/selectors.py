@@ -13,7 +13,13 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
-from hallq.common.db import attach_related, columns_of, fetch_all, instance_from_row
+from hallq.common.db import (
+    array_literal,
+    attach_related,
+    columns_of,
+    fetch_all,
+    instance_from_row,
+)
 from hallq.common.memo import Memo
 from hallq.halls.models import Counter, CounterService, CounterState, Hall, Service
 from hallq.halls.selectors import hall_by_id
@@ -155,7 +161,8 @@ def _candidates_params_postgresql(
     hall_id: int, service_date: date, service_ids: list[int]
 ) -> list[Any]:
     """The parameters of ``_candidates_text_postgresql``, in its order."""
-    return [hall_id, service_date, service_ids, service_ids, service_date, hall_id]
+    services = array_literal(service_ids)
+    return [hall_id, service_date, services, services, service_date, hall_id]
 
 
 @functools.cache

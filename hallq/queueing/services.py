@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from hallq.common.db import attach_related, columns_of, fetch_all
+from hallq.common.db import array_literal, attach_related, columns_of, fetch_all
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
 from hallq.halls.selectors import hall_by_id, service_with_hall
@@ -407,15 +407,15 @@ def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None
                 current.serving_at if current else None,
                 current.service_seconds if current else None,
                 json.dumps(ticket_payload(current)) if current else None,
-                [ticket.pk for ticket in tickets],
-                [ticket.service_id for ticket in tickets],
+                array_literal(ticket.pk for ticket in tickets),
+                array_literal(ticket.service_id for ticket in tickets),
                 json.dumps([ticket_payload(ticket) for ticket in tickets]),
-                [
+                array_literal(
                     None
                     if choice.priority_streak_after == counter.priority_streak
                     else choice.priority_streak_after
                     for choice in choices
-                ],
+                ),
             ],
         )
         if status != "ok":

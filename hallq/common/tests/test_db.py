@@ -10,7 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 
-from hallq.common.db import attach_related, fetch_all, instance_from_row
+from hallq.common.db import array_literal, attach_related, fetch_all, instance_from_row
 from hallq.common.testing import prepared_plans
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +158,15 @@ def test_a_related_object_attached_is_as_if_assigned():
     assert attached._state.fields_cache == assigned._state.fields_cache
     with pytest.raises(ValueError, match="not a foreign key"):
         attach_related(attached, "codename", other)
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_an_array_literal_is_the_array_of_its_values():
+    values = [3, None, 2**40, -7]
+
+    rows = fetch_all(
+        "SELECT %s::bigint[], %s::integer[], %s::bigint[]",
+        [array_literal(values), array_literal(v for v in (1, None)), array_literal([])],
+    )
+
+    assert rows == [(values, [1, None], [])]
