@@ -158,6 +158,7 @@ def test_api_answers_come_through_the_apis_chain_and_pages_through_the_whole(app
         assert "Accept-Language" in response.headers["Vary"]
         assert int(response.headers["Content-Length"]) == len(response.content)
     assert api.status_code == 200
+    assert api.headers["Content-Type"] == "application/json; charset=utf-8"
     assert api.headers["Content-Language"] == "en"
     # Only pages: X-Frame-Options and the CSRF cookie.
     assert "X-Frame-Options" not in api.headers
