@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
+from ninja.renderers import BaseRenderer
+from ninja.responses import NinjaJSONEncoder
 
 from hallq.booking.api import router as booking_router
 from hallq.citizens.api import router as citizens_router
+from hallq.common import jsontext
 from hallq.common.errors import HallqError
 from hallq.halls.api import router as halls_router
 from hallq.officialaccount.api import router as officialaccount_router
 from hallq.queueing.api import router as queue_router
+
+
+class JSONRenderer(BaseRenderer):
+    """django-ninja's JSON renderer, written by orjson (hallq/common/jsontext.py): its encoder's
+    ``default`` still turns dates, times, decimals and lazy translations into JSON, as
+    Django's encoder does."""
+
+    media_type = "application/json"
+
+    def __init__(self) -> None:
+        self._default = NinjaJSONEncoder().default
+
+    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
+        return jsontext.dumps_bytes(data, self._default)
 
 
 class HallqAPI(NinjaAPI):
@@ -23,6 +42,7 @@ class HallqAPI(NinjaAPI):
 
 
 api = HallqAPI(
+    renderer=JSONRenderer(),
     title="hallq API",
     version="1",
     description="Appointment, queuing and calling for service halls. Staff send "

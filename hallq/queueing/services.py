@@ -9,7 +9,6 @@ row lock (``locks.py``). Every change writes an event (``event_record``) in the 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -19,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from hallq.common import jsontext
 from hallq.common.db import array_literal, attach_related, columns_of, fetch_all
 from hallq.common.errors import Conflict, InvalidInput
 from hallq.halls.models import Counter, CounterState, Hall, Service
@@ -224,7 +224,7 @@ def _walk_in_issued_in_one_statement(
             capacity.open_counters,
             capacity.idle_counters,
             float(seconds),
-            json.dumps(ticket_payload(ticket)),
+            jsontext.dumps(ticket_payload(ticket)),
         ],
     )
     ticket.pk, ticket.sequence, ticket.number = ticket_id, sequence, number
@@ -406,10 +406,10 @@ def _call_next_in_one_statement(counter_id: int, now: datetime) -> Ticket | None
                 current.service_id if current else None,
                 current.serving_at if current else None,
                 current.service_seconds if current else None,
-                json.dumps(ticket_payload(current)) if current else None,
+                jsontext.dumps(ticket_payload(current)) if current else None,
                 array_literal(ticket.pk for ticket in tickets),
                 array_literal(ticket.service_id for ticket in tickets),
-                json.dumps([ticket_payload(ticket) for ticket in tickets]),
+                jsontext.dumps([ticket_payload(ticket) for ticket in tickets]),
                 array_literal(
                     None
                     if choice.priority_streak_after == counter.priority_streak

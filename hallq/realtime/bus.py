@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
 
+from hallq.common import jsontext
+
 if TYPE_CHECKING:
     from hallq.realtime.models import Event
 
@@ -44,7 +46,7 @@ class EventMessage:
 
     @classmethod
     def build(cls, hall_id: int, seq: int, kind: str, data: dict[str, Any]) -> EventMessage:
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        body = jsontext.dumps(data)
         sse = f"id: {seq}\nevent: {kind}\ndata: {body}\n\n".encode()
         return cls(hall_id=hall_id, seq=seq, kind=kind, data=data, sse=sse, body=body)
 

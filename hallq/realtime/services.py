@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +9,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from hallq.common import jsontext
 from hallq.realtime.bus import EventMessage, get_bus
 from hallq.realtime.models import Event, HallEventCounter
 
@@ -125,7 +125,7 @@ def _numbered_and_inserted(hall_id: int, now: datetime, events: Sequence[NewEven
             new.ticket_id,
             new.service_id,
             new.counter_id,
-            json.dumps(new.payload),
+            jsontext.dumps(new.payload),
         ]
     for _ in range(2):
         with connection.cursor() as cursor:
