@@ -21,8 +21,10 @@ JSON_VALUES = st.recursive(
     | st.integers(min_value=-(2**63), max_value=2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8) | st.integers(0, 99), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8) | st.integers(0, 99), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -37,7 +39,9 @@ def test_dumps_is_the_standard_librarys_compact_unescaped_text(value):
 
 
 def test_dumps_writes_chinese_as_it_is_and_compactly():
-    assert jsontext.dumps({"counter": "3 号窗口", "n": [1, 2]}) == '{"counter":"3 号窗口","n":[1,2]}'
+    written = jsontext.dumps({"counter": "3 号窗口", "n": [1, 2]})
+
+    assert written == '{"counter":"3 号窗口","n":[1,2]}'
     assert jsontext.dumps({1: "a"}) == '{"1":"a"}'
 
 
