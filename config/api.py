@@ -7,38 +7,41 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
-from ninja.renderers import BaseRenderer
-from ninja.responses import NinjaJSONEncoder
 
 from hallq.booking.api import router as booking_router
 from hallq.citizens.api import router as citizens_router
-from hallq.common import jsontext
+from hallq.common.api import JSONRenderer
 from hallq.common.errors import HallqError
 from hallq.halls.api import router as halls_router
 from hallq.officialaccount.api import router as officialaccount_router
 from hallq.queueing.api import router as queue_router
 
 
-class JSONRenderer(BaseRenderer):
-    """django-ninja's JSON renderer, written by orjson (hallq/common/jsontext.py): its encoder's
-    ``default`` still turns dates, times, decimals and lazy translations into JSON, as
-    Django's encoder does."""
-
-    media_type = "application/json"
-
-    def __init__(self) -> None:
-        self._default = NinjaJSONEncoder().default
-
-    def render(self, request: HttpRequest, data: Any, *, response_status: int) -> Any:
-        return jsontext.dumps_bytes(data, self._default)
-
-
 class HallqAPI(NinjaAPI):
+    """django-ninja's API, its responses made with their charset given: a response not told
+    it searches its Content-Type for it each time its content is encoded (twice an answer,
+    ~1.5 % of a counter's request: bench/NOTES.md)."""
+
     def create_temporal_response(self, request: HttpRequest) -> HttpResponse:
-        """django-ninja's, the response told its charset: one that is not searches its
-        Content-Type for it each time its content is encoded (twice an answer, ~1.5 % of a
-        counter's request: bench/NOTES.md)."""
         return HttpResponse("", content_type=self.get_content_type(), charset=self.renderer.charset)
+
+    def create_response(
+        self,
+        request: HttpRequest,
+        data: Any,
+        *,
+        status: int | None = None,
+        temporal_response: HttpResponse | None = None,
+    ) -> HttpResponse:
+        if temporal_response is not None:
+            return super().create_response(request, data, temporal_response=temporal_response)
+        assert status
+        return HttpResponse(
+            self.renderer.render(request, data, response_status=status),
+            status=status,
+            content_type=self.get_content_type(),
+            charset=self.renderer.charset,
+        )
 
 
 api = HallqAPI(

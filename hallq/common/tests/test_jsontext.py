@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from ninja.responses import NinjaJSONEncoder
 
-from config.api import JSONRenderer
 from hallq.common import jsontext
+from hallq.common.api import JSONRenderer
 
 JSON_VALUES = st.recursive(
     st.none()
