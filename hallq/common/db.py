@@ -168,17 +168,46 @@ def _row_converters(model: type[Model], db: Any) -> list[tuple[Any, list[Any]]]:
     return found
 
 
+# Per database connection and model: the columns that have converters, with their places.
+_conversions: weakref.WeakKeyDictionary[
+    Any, dict[type[Model], tuple[tuple[int, Any, tuple[Any, ...]], ...]]
+] = weakref.WeakKeyDictionary()
+
+
+def _columns_to_convert(
+    model: type[Model], db: Any
+) -> tuple[tuple[int, Any, tuple[Any, ...]], ...]:
+    per_model = _conversions.get(db)
+    if per_model is None:
+        per_model = _conversions.setdefault(db, {})
+    found = per_model.get(model)
+    if found is None:
+        found = tuple(
+            (index, column, tuple(converters))
+            for index, (column, converters) in enumerate(_row_converters(model, db))
+            if converters
+        )
+        per_model[model] = found
+    return found
+
+
 def instance_from_row(model: type[M], values: Sequence[Any]) -> M:
     """A model instance from a raw row holding its concrete fields' columns in their order,
-    converted as the ORM converts them (``column_value``), without compiling a query."""
+    converted as the ORM converts them (``column_value``), without compiling a query. Most
+    columns have no converter (on PostgreSQL, all but encrypted and JSON ones): only those
+    that have are looked at."""
     db = connections[DEFAULT_DB_ALIAS]
-    converted = []
-    for (column, converters), value in zip(_row_converters(model, db), values, strict=True):
+    attnames = _attnames(model)
+    if len(values) != len(attnames):
+        raise ValueError(f"{model.__name__} has {len(attnames)} columns, the row {len(values)}")
+    converted = list(values)
+    for index, column, converters in _columns_to_convert(model, db):
+        value = converted[index]
         for convert in converters:
             value = convert(value, column, db)
-        converted.append(value)
+        converted[index] = value
     if not _set_plainly(model) or pre_init.has_listeners(model) or post_init.has_listeners(model):
-        return model.from_db(db.alias, _attnames(model), converted)
+        return model.from_db(db.alias, attnames, converted)
     # What ``from_db`` makes of a whole row, without ``Model.__init__``'s walk over the fields
     # and their descriptors, ~5 % of a counter's call (bench/NOTES.md): the fields' values in
     # the instance's dictionary, where their descriptors keep them, and the state of a row
@@ -187,7 +216,7 @@ def instance_from_row(model: type[M], values: Sequence[Any]) -> M:
     state = ModelState()
     state.adding, state.db = False, db.alias
     instance._state = state
-    instance.__dict__.update(zip(_attnames(model), converted, strict=True))
+    instance.__dict__.update(zip(attnames, converted, strict=True))
     return instance
 
 

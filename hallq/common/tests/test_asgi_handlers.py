@@ -331,3 +331,40 @@ def test_a_paths_match_is_remembered_and_each_request_gets_its_own_arguments():
     assert first.kwargs is not second.kwargs
     with pytest.raises(Resolver404):
         handler.resolve_request(RequestFactory().get("/no-such-page/"))
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"type": "http.request", "body": b'{"a": 1}'}],
+        [
+            {"type": "http.request", "body": b'{"a"', "more_body": True},
+            {"type": "http.request", "body": b"", "more_body": True},
+            {"type": "http.request", "body": b": 1}"},
+        ],
+    ],
+    ids=["one-message", "several"],
+)
+def test_a_body_is_read_whole_in_one_message_or_several(messages):
+    handler = SyncChainASGIHandler(threads())
+    given = iter(messages)
+
+    async def receive() -> dict[str, Any]:
+        return next(given)
+
+    body = asyncio.run(handler.read_body(receive))
+
+    assert body.read() == b'{"a": 1}'
+    assert next(given, None) is None
+
+
+def test_a_client_gone_before_its_body_is_an_aborted_request():
+    from django.core.exceptions import RequestAborted
+
+    handler = SyncChainASGIHandler(threads())
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    with pytest.raises(RequestAborted):
+        asyncio.run(handler.read_body(receive))
