@@ -24,7 +24,7 @@ from hallq.booking.models import (
 )
 from hallq.citizens.models import BlacklistEntry, CitizenToken, CitizenWechat
 from hallq.citizens.selectors import SignedInCitizen, UncheckedToken, token_checked
-from hallq.common.db import column_value, fetch_all
+from hallq.common.db import attach_related, column_value, fetch_all, instance_from_row
 from hallq.halls.selectors import service_with_hall
 
 # The largest id a bigint column holds: a larger slot id in a request names no slot.
@@ -143,20 +143,12 @@ def slot_to_book(
     slot = None
     service = service_with_hall(service_id) if found is not None else None
     if service is not None:
-        slot = Slot(
-            id=found,
-            hall_id=hall_id,
-            service_id=service_id,
-            date=column_value(Slot, "date", day),
-            starts_at=column_value(Slot, "starts_at", starts_at),
-            ends_at=column_value(Slot, "ends_at", ends_at),
-            quota=quota,
-            is_open=bool(is_open),
+        slot = instance_from_row(
+            Slot, [found, hall_id, service_id, day, starts_at, ends_at, quota, is_open]
         )
-        slot._state.adding, slot._state.db = False, connection.alias
-        slot.service = service
+        attach_related(slot, "service", service)
         if service.hall_id == hall_id:
-            slot.hall = service.hall
+            attach_related(slot, "hall", service.hall)
     return SlotToBook(
         slot=slot,
         has_free_place=bool(free),
