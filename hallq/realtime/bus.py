@@ -53,7 +53,6 @@ class EventMessage:
     @classmethod
     def of(
         cls,
-        *,
         hall_id: int,
         seq: int,
         kind: str,

@@ -42,23 +42,32 @@ class NewEvent:
     service_id: int | None = None
     counter_id: int | None = None
 
-    def columns(self) -> dict[str, Any]:
-        """What the event's row and its message take of it."""
-        return {
-            "kind": self.kind,
-            "ticket_id": self.ticket_id,
-            "service_id": self.service_id,
-            "counter_id": self.counter_id,
-            "payload": self.payload,
-        }
-
     def message(self, hall_id: int, seq: int, now: datetime) -> EventMessage:
         """What is broadcast of it once written with the number ``seq``: ``EventMessage.from_event``
         of ``row``, without the model instance."""
-        return EventMessage.of(hall_id=hall_id, seq=seq, at=now, **self.columns())
+        return EventMessage.of(
+            hall_id,
+            seq,
+            self.kind,
+            self.ticket_id,
+            self.service_id,
+            self.counter_id,
+            now,
+            self.payload,
+        )
 
     def row(self, hall_id: int, seq: int, now: datetime, pk: int | None = None) -> Event:
-        return Event(pk=pk, hall_id=hall_id, seq=seq, created_at=now, **self.columns())
+        return Event(
+            pk=pk,
+            hall_id=hall_id,
+            seq=seq,
+            kind=self.kind,
+            ticket_id=self.ticket_id,
+            service_id=self.service_id,
+            counter_id=self.counter_id,
+            payload=self.payload,
+            created_at=now,
+        )
 
 
 def events_record(*, hall_id: int, now: datetime, events: Sequence[NewEvent]) -> list[Event]:
