@@ -165,19 +165,15 @@ class SyncChainASGIHandler(ASGIHandler):
         memory; otherwise Django's (a file that moves to disk past
         ``FILE_UPLOAD_MAX_MEMORY_SIZE``), given the first message again. Django's made its
         spooled temporary file for every request, ~1.5 % of a counter's (bench/NOTES.md)."""
-        first: Mapping[str, Any] | None = await receive()
-        assert first is not None
+        first = await receive()
         if first["type"] == "http.disconnect":
             raise RequestAborted()
         if not first.get("more_body", False):
             return io.BytesIO(first.get("body", b""))
+        pending = [first]
 
         async def again() -> Mapping[str, Any]:
-            nonlocal first
-            if first is not None:
-                message, first = first, None
-                return message
-            return await receive()
+            return pending.pop() if pending else await receive()
 
         body: IO[bytes] = await super().read_body(again)
         return body

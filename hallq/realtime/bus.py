@@ -39,10 +39,10 @@ class EventMessage:
     seq: int
     kind: str
     data: dict[str, Any]
-    # Rendered once per process, not once per subscriber.
+    # Rendered once per process, not once per subscriber (``build``).
     sse: bytes = field(compare=False, repr=False)
     # ``data`` as JSON, made once for the stream and for the bus.
-    body: str = field(default="", compare=False, repr=False)
+    body: str = field(compare=False, repr=False)
 
     @classmethod
     def build(cls, hall_id: int, seq: int, kind: str, data: dict[str, Any]) -> EventMessage:
