@@ -1,9 +1,9 @@
 """The locks of booking, in one place (docs/concurrency.md).
 
 Order, when a transaction needs several: the citizen's row (``hallq.citizens.locks``), then one
-slot place. A booking's idempotency key is inserted after both, under the citizen's lock, so it
-never waits. Check-in then takes the queue's locks (ticket sequence, the hall's event counter)
-after these.
+slot place, claimed by the statement that reads the citizen's limits after their lock. A
+booking's idempotency key is inserted after both, under the citizen's lock, so it never waits.
+Check-in then takes the queue's locks (ticket sequence, the hall's event counter) after these.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 from django.db import connection
 
 from hallq.booking.models import Slot, SlotPlace
-from hallq.common.db import fetch_all
 
 
-def claim_free_place(slot_id: int) -> int | None:
-    """Lock one free place of an open slot and return its id, or None when none is free.
+def free_place_claim_sql() -> str:
+    """The claim of one free place of an open slot: a query with one parameter, the slot's id,
+    giving the place's id or no row. ``booking.selectors.citizen_bookings`` runs it as a
+    ``WITH`` of its statement under the citizen's lock, so a booking's claim costs no round trip
+    of its own.
 
     ``SKIP LOCKED``: places other bookings are claiming at this moment are passed over rather
     than waited for, so a hundred bookings of one slot proceed side by side, each on its own
@@ -35,5 +37,4 @@ def claim_free_place(slot_id: int) -> int | None:
             of=("p",),
             no_key=connection.features.has_select_for_no_key_update,
         )
-    rows = fetch_all(sql, [slot_id])
-    return rows[0][0] if rows else None
+    return sql

@@ -1,9 +1,10 @@
 """Reads of booking: remaining places, a citizen's appointments, and what a booking decides on.
 
 The two reads of every booking request (``slot_to_book`` before the transaction,
-``citizen_bookings`` under the citizen's lock) are raw SQL: a rush of bookings is CPU-bound in
-the web process, and compiling the ORM's queries cost more than the database's work. Columns
-come back through the models' fields (``column_value``), as the ORM would return them.
+``citizen_bookings`` under the citizen's lock, which also claims the place) are raw SQL: a rush
+of bookings is CPU-bound in the web process, and compiling the ORM's queries cost more than the
+database's work. Columns come back through the models' fields (``column_value``), as the ORM
+would return them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import date, datetime
 from django.db import connection
 from django.db.models import Count, Q
 
+from hallq.booking.locks import free_place_claim_sql
 from hallq.booking.models import (
     ACTIVE_APPOINTMENT_STATES,
     Appointment,
@@ -83,7 +85,7 @@ class SlotToBook:
 
     slot: Slot | None  # with its service and hall; None when there is no such slot
     # Whether a place was free when read: "full" is answered on this without taking any lock.
-    # The place claimed inside the transaction (locks.claim_free_place) is what decides.
+    # The place claimed inside the transaction (in ``citizen_bookings``) is what decides.
     has_free_place: bool
     # The appointment an earlier request with the same Idempotency-Key booked (committed).
     earlier_appointment_id: int | None
@@ -167,6 +169,7 @@ class CitizenBookings:
     active: int  # active appointments from today on (K are allowed)
     openid: str  # the WeChat the booking's notice goes to, "" for none
     earlier_appointment_id: int | None  # booked by an earlier request with the same key
+    place_id: int | None  # the free place claimed for the booking, None when none is free
 
 
 def citizen_bookings(
@@ -177,9 +180,12 @@ def citizen_bookings(
     today: date,
     now: datetime,
     idempotency_key: str | None,
+    slot_id: int,
 ) -> CitizenBookings:
     """The blacklist (as ``citizens.selectors.blacklisted_until``), the same-day rule, the
-    active count, the WeChat to notify and an earlier answer, in one statement.
+    active count, the WeChat to notify and an earlier answer, in one statement, which also
+    claims a free place of ``slot_id`` (``booking.locks.free_place_claim_sql``; held until the
+    transaction ends, whether or not the booking goes ahead).
 
     Must run after the citizen's lock, as a statement of its own: under READ COMMITTED a
     statement sees what was committed when it began, so reads inside the locking statement
@@ -192,7 +198,7 @@ def citizen_bookings(
     states = ", ".join(f"'{state.value}'" for state in ACTIVE_APPOINTMENT_STATES)
     appointments = Appointment._meta.db_table
     sql = (
-        "SELECT "  # noqa: S608 - the models' tables
+        f"WITH claim AS ({free_place_claim_sql()}) SELECT "  # noqa: S608 - the models' tables
         f"(SELECT MAX(ends_at) FROM {BlacklistEntry._meta.db_table} WHERE citizen_id = %s "
         "AND lifted_at IS NULL AND starts_at <= %s AND ends_at > %s), "
         f"(SELECT COUNT(*) FROM {appointments} WHERE citizen_id = %s AND service_id = %s "
@@ -202,21 +208,24 @@ def citizen_bookings(
         f"(SELECT openid FROM {CitizenWechat._meta.db_table} WHERE citizen_id = %s "
         "ORDER BY bound_at DESC LIMIT 1), "
         f"(SELECT appointment_id FROM {IdempotencyRecord._meta.db_table} WHERE citizen_id = %s "
-        f"AND {quote('key')} = %s)"
+        f"AND {quote('key')} = %s), "
+        "(SELECT id FROM claim)"
     )
     at = connection.ops.adapt_datetimefield_value(now)
     params = [
+        slot_id,
         *(citizen_id, at, at),
         *(citizen_id, service_id, connection.ops.adapt_datefield_value(day)),
         *(citizen_id, connection.ops.adapt_datefield_value(today)),
         citizen_id,
         *(citizen_id, idempotency_key),
     ]
-    ((until, same_day, active_count, openid, earlier),) = fetch_all(sql, params)
+    ((until, same_day, active_count, openid, earlier, place_id),) = fetch_all(sql, params)
     return CitizenBookings(
         blacklisted_until=column_value(BlacklistEntry, "ends_at", until),
         same_service_and_day=same_day > 0,
         active=active_count,
         openid=openid or "",
         earlier_appointment_id=earlier,
+        place_id=place_id,
     )

@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils.translation import gettext as _
 
-from hallq.booking import locks, notices
+from hallq.booking import notices
 from hallq.booking.models import (
     Appointment,
     AppointmentState,
@@ -151,21 +151,16 @@ def appointment_book(
             today=now.astimezone(zone).date(),
             now=now,
             idempotency_key=idempotency_key,
+            slot_id=slot.pk,
         )
         if standing.earlier_appointment_id is not None:
             return Appointment.objects.select_related("hall", "service", "ticket").get(
                 pk=standing.earlier_appointment_id
             )
         _refuse_unless_allowed(locked, standing, zone)
-        place_id = locks.claim_free_place(slot.pk)
-        if place_id is None:
+        if standing.place_id is None:
             raise SlotFull(_("This slot is full. Please choose another time."))
-        appointment = _insert_appointment(citizen.pk, slot, channel, now)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {SlotPlace._meta.db_table} SET appointment_id = %s WHERE id = %s",  # noqa: S608 - the model's table
-                [appointment.pk, place_id],
-            )
+        appointment = _insert_appointment(citizen.pk, slot, channel, now, standing.place_id)
         if idempotency_key:
             _record_answer(citizen.pk, idempotency_key, appointment.pk, now)
         appointment.hall, appointment.service = slot.hall, slot.service
@@ -206,9 +201,14 @@ def _refuse_unless_allowed(locked: LockedCitizen, standing: CitizenBookings, zon
         )
 
 
-def _insert_appointment(citizen_id: int, slot: Slot, channel: str, now: datetime) -> Appointment:
-    """INSERT … ON CONFLICT (booking_code) DO NOTHING RETURNING id, with a new code until one
-    is free: no savepoint around each try. Any other conflict is the unique index
+def _insert_appointment(
+    citizen_id: int, slot: Slot, channel: str, now: datetime, place_id: int
+) -> Appointment:
+    """The appointment, holding the place claimed for it: on PostgreSQL one statement,
+    ``WITH a AS (INSERT … ON CONFLICT (booking_code) DO NOTHING RETURNING id) UPDATE`` the place
+    ``FROM a``; on SQLite (no ``INSERT`` in ``WITH``) the same two as two. A code already in use
+    inserts nothing and takes no place, and the next try draws another code: no savepoint
+    around each try. Any other conflict is the unique index
     ``one_active_appointment_per_service_day``, which the citizen's lock already keeps from
     happening; it ends the transaction."""
     appointment = Appointment(
@@ -224,12 +224,19 @@ def _insert_appointment(citizen_id: int, slot: Slot, channel: str, now: datetime
         created_at=now,
     )
     ops = connection.ops
-    sql = (
+    places = SlotPlace._meta.db_table
+    insert = (
         f"INSERT INTO {Appointment._meta.db_table} "  # noqa: S608 - the model's table, values bound
         "(citizen_id, hall_id, service_id, slot_id, date, starts_at, ends_at, state, channel, "
         "created_at, booking_code) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (booking_code) DO NOTHING RETURNING id"
     )
+    together = connection.vendor == "postgresql"
+    if together:
+        insert = (
+            f"WITH a AS ({insert}) UPDATE {places} SET appointment_id = a.id "  # noqa: S608 - the model's table
+            f"FROM a WHERE {places}.id = %s RETURNING a.id"
+        )
     values = [
         *(citizen_id, slot.hall_id, slot.service_id, slot.pk),
         ops.adapt_datefield_value(slot.date),
@@ -239,17 +246,25 @@ def _insert_appointment(citizen_id: int, slot: Slot, channel: str, now: datetime
     ]
     for _attempt in range(5):
         appointment.booking_code = _new_booking_code()
+        params = [*values, appointment.booking_code, *([place_id] if together else [])]
         try:
-            rows = fetch_all(sql, [*values, appointment.booking_code])
+            rows = fetch_all(insert, params)
         except IntegrityError as error:
             raise Conflict(
                 _("You already have an appointment for this service on that day."),
                 code="already_booked",
             ) from error
-        if rows:
-            appointment.pk = rows[0][0]
-            appointment._state.adding, appointment._state.db = False, connection.alias
-            return appointment
+        if not rows:
+            continue
+        appointment.pk = rows[0][0]
+        appointment._state.adding, appointment._state.db = False, connection.alias
+        if not together:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {places} SET appointment_id = %s WHERE id = %s",  # noqa: S608 - the model's table
+                    [appointment.pk, place_id],
+                )
+        return appointment
     raise RuntimeError("no free booking code after 5 attempts")
 
 
