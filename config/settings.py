@@ -201,8 +201,10 @@ HALLQ_RECALL_LIMIT = int(os.environ.get("HALLQ_RECALL_LIMIT", "2"))
 HALLQ_SERVICE_TIME_SAMPLES = 20
 HALLQ_SSE_KEEPALIVE_SECONDS = float(os.environ.get("HALLQ_SSE_KEEPALIVE_SECONDS", "15"))
 HALLQ_INPROCESS_WORKER = _env_bool("HALLQ_INPROCESS_WORKER", False)
-# Threads per web process that run requests' synchronous parts (database work).
-HALLQ_REQUEST_THREADS = int(os.environ.get("HALLQ_REQUEST_THREADS", "8"))
+# Threads per web process that run requests' synchronous parts (database work). Few: they and
+# the event loop share one GIL, and with eight a finished request waited 35 ms on average for the
+# loop to send it during a rush; three keep the database busy as well (docs/architecture.md).
+HALLQ_REQUEST_THREADS = int(os.environ.get("HALLQ_REQUEST_THREADS", "3"))
 # How long each of them keeps its PostgreSQL connection from the pool between requests before
 # giving it back (docs/decisions/0007); 0: after every request. The pool must have room beyond
 # them for the streams' reads and the workers.

@@ -41,6 +41,26 @@ def test_cancel_returns_the_place_at_once():
     assert SlotPlace.objects.get(slot=slot).appointment_id == again.pk
 
 
+def test_a_refused_booking_leaves_the_place_it_claimed_free():
+    # The place is claimed in the statement that reads the citizen's limits, before they are
+    # judged: the refusal's rollback must free it for the next citizen.
+    service = make_service(make_hall(), "A")
+    nine = make_slot(service, at(9, 0, day=3), quota=1)
+    ten = make_slot(service, at(10, 0, day=3), quota=1)
+    citizen = make_citizen(1, now=NOW)
+    services.appointment_book(citizen=citizen, slot=nine, channel="web", now=NOW)
+
+    with pytest.raises(Conflict) as refusal:
+        services.appointment_book(citizen=citizen, slot=ten, channel="web", now=NOW)
+
+    assert refusal.value.code == "already_booked"
+    assert SlotPlace.objects.get(slot=ten).appointment_id is None
+    other = services.appointment_book(
+        citizen=make_citizen(2, now=NOW), slot=ten, channel="web", now=NOW
+    )
+    assert SlotPlace.objects.get(slot=ten).appointment_id == other.pk
+
+
 def test_cancel_after_the_slot_started_is_refused_and_changes_nothing():
     service = make_service(make_hall(), "A")
     slot = make_slot(service, at(9, 0, day=3), quota=1)
