@@ -85,19 +85,14 @@ def events_record(*, hall_id: int, now: datetime, events: Sequence[NewEvent]) ->
         rows = Event.objects.bulk_create(
             [new.row(hall_id, seq, now) for seq, new in zip(seqs, events, strict=True)]
         )
-    events_announce(rows)
+    messages_announce([EventMessage.from_event(event) for event in rows])
     return rows
 
 
-def events_announce(rows: Sequence[Event]) -> None:
-    """Broadcast events once the transaction that wrote them commits (at once outside one):
-    for events written by other means than ``events_record``, such as a statement that
-    inserts a row and its event together."""
-    messages_announce([EventMessage.from_event(event) for event in rows])
-
-
 def messages_announce(messages: list[EventMessage]) -> None:
-    """``events_announce`` for events' messages (``NewEvent.message``)."""
+    """Broadcast events' messages once the transaction that wrote the events commits (at once
+    outside one): ``events_record``'s, and those of events written by other means, such as a
+    statement that changes a ticket and inserts its event together (``NewEvent.message``)."""
     transaction.on_commit(lambda: _after_commit(messages))
 
 
